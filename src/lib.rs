@@ -1,0 +1,9 @@
+//! scim-rotator: keeps the Entra ID → AWS IAM Identity Center SCIM token from expiring
+//! unnoticed, and turns its rotation into a guided, approved, audited Slack conversation.
+//!
+//! The library holds everything; `main.rs` is a thin CLI over it. See DESIGN.md for the shape.
+
+pub mod clock;
+pub mod http;
+pub mod rotation;
+pub mod secret;

@@ -1,0 +1,309 @@
+//! The rules: given a rotation, a command and who sends it, what happens next.
+//! Pure: no clock reads, no I/O; the engine supplies `now` and persists the result.
+
+use super::command::{Actor, Command, Policy, Stage, Submission};
+use super::state::{Checks, Rotation, RotationId, RotationState};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+/// A token is valid for one year from its creation (AWS IAM Identity Center's rule).
+pub const TOKEN_LIFETIME_DAYS: i64 = 365;
+
+/// What a command does to a rotation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Persist `rotation` (with its audit record) and then run `effects`.
+    Transition(Transition),
+    /// The step was already taken (double click, redelivered event, stale button): nothing
+    /// changes and nothing is audited; the text tells the clicker.
+    AlreadyDone(String),
+    /// Not allowed for this actor: nothing changes; the text, meant for the user, says why.
+    Refused(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub rotation: Rotation,
+    /// Audit action name.
+    pub action: &'static str,
+    /// Audit details (never secrets).
+    pub details: serde_json::Value,
+    /// The connection's current token becomes the rotation's new token (in the same
+    /// transaction as the state change).
+    pub replaces_token: bool,
+    pub effects: Vec<Effect>,
+}
+
+/// Work to do after the transition is committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// With the token held in memory: AWS probe, Entra test, save, verify.
+    RunChecks,
+    /// Re-test the saved credentials, so that deleting the wrong token shows at once.
+    RetestSavedCredentials,
+}
+
+/// Starts a rotation of `connection`, unless one is already in flight.
+pub struct StartRequest<'a> {
+    pub connection: &'a str,
+    pub in_flight: Option<&'a Rotation>,
+    pub requester: &'a Actor,
+    pub old_token_id: Option<String>,
+    pub channel: Option<String>,
+    pub thread_ts: Option<String>,
+    pub approval_window: Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// The new rotation (its id is assigned by the store), or why none can start.
+pub fn decide_start(req: StartRequest<'_>) -> Result<Rotation, String> {
+    if let Some(existing) = req.in_flight {
+        return Err(format!(
+            "A rotation of {} is already in progress (#{}, {}). Follow it in its thread.",
+            req.connection,
+            existing.id,
+            existing.state.describe()
+        ));
+    }
+    let Some(requester) = req.requester.user_id() else {
+        return Err("A rotation is requested by a person, not by the bot.".to_owned());
+    };
+    Ok(Rotation {
+        id: RotationId(0),
+        connection: req.connection.to_owned(),
+        state: RotationState::AwaitingApproval,
+        version: 1,
+        requested_by: requester.to_owned(),
+        approved_by: None,
+        driven_by: None,
+        token_entered_by: None,
+        deletion_confirmed_by: None,
+        deletion_confirmed_at: None,
+        old_token_id: req.old_token_id,
+        new_token_id: None,
+        new_token_fingerprint: None,
+        new_token_created: None,
+        new_token_expires: None,
+        checks: Checks::default(),
+        last_error: None,
+        channel: req.channel,
+        thread_ts: req.thread_ts,
+        created_at: req.now,
+        updated_at: req.now,
+        approval_deadline: req.now + req.approval_window,
+    })
+}
+
+/// The states in which a command applies. Outside them it is stale ("already done").
+fn applies_in(command: &Command, state: RotationState) -> bool {
+    use RotationState::*;
+    match command {
+        Command::Approve | Command::Reject { .. } | Command::ApprovalTimeout => {
+            state == AwaitingApproval
+        }
+        Command::Cancel => matches!(state, AwaitingApproval | AwaitingNewToken | NeedsAttention),
+        Command::SubmitToken(_) => state == AwaitingNewToken,
+        Command::AwsProbePassed | Command::EntraTestPassed => state == Checking,
+        Command::Saved => state == Saving,
+        Command::Verified { .. } => state == Verifying,
+        Command::Failed { stage, .. } => match stage {
+            Stage::AwsProbe | Stage::EntraTest => state == Checking,
+            Stage::Save => state == Saving,
+            Stage::Verify => state == Verifying,
+            Stage::AfterDeletion => state == Completed,
+        },
+        Command::ConfirmOldTokenDeleted => state == AwaitingOldTokenDeletion,
+        Command::Retry => state == NeedsAttention,
+        Command::Recover => state.holds_token_in_memory(),
+    }
+}
+
+/// Whether `actor` may send `command` to `rotation` (already known to apply).
+fn permission(
+    rotation: &Rotation,
+    command: &Command,
+    actor: &Actor,
+    policy: Policy,
+) -> Result<(), String> {
+    if command.is_system_only() {
+        return match actor {
+            Actor::System => Ok(()),
+            Actor::User { .. } => Err("Only the bot itself reports check results.".to_owned()),
+        };
+    }
+    let Actor::User { id, is_approver } = actor else {
+        return Err("The bot cannot act for a person here.".to_owned());
+    };
+    let is_requester = *id == rotation.requested_by;
+    match command {
+        Command::Approve if !is_approver => {
+            Err("Only a team lead (an approver) can approve a rotation.".to_owned())
+        }
+        Command::Approve if is_requester && !policy.allow_self_approval => Err(
+            "You requested this rotation, so another team lead has to approve it.".to_owned(),
+        ),
+        Command::Reject { .. } if !is_approver => Err(
+            "Only a team lead (an approver) can reject a rotation. If you requested it, cancel it instead."
+                .to_owned(),
+        ),
+        Command::Cancel if !is_approver && !(is_requester && rotation.state == RotationState::AwaitingApproval) => {
+            Err("Only the requester (before approval) or a team lead can cancel this rotation.".to_owned())
+        }
+        Command::SubmitToken(_) if !is_approver => {
+            Err("Only a team lead (an approver) can enter the new token.".to_owned())
+        }
+        Command::ConfirmOldTokenDeleted if !is_approver => {
+            Err("Only a team lead (an approver) can confirm the old token's deletion.".to_owned())
+        }
+        Command::Retry if !is_approver => {
+            Err("Only a team lead (an approver) can restart this rotation.".to_owned())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Decides what `command` from `actor` does to `rotation` at `now`.
+pub fn decide(
+    rotation: &Rotation,
+    command: &Command,
+    actor: &Actor,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> Decision {
+    if !applies_in(command, rotation.state) {
+        return Decision::AlreadyDone(if rotation.state.is_terminal() {
+            format!("This rotation is already {}.", rotation.state.describe())
+        } else {
+            format!(
+                "This step is done: the rotation is now {}.",
+                rotation.state.describe()
+            )
+        });
+    }
+    if let Err(reason) = permission(rotation, command, actor, policy) {
+        return Decision::Refused(reason);
+    }
+    let mut next = rotation.clone();
+    next.version += 1;
+    next.updated_at = now;
+    let mut details = json!({});
+    let mut effects = Vec::new();
+    let mut replaces_token = false;
+    let who = actor.user_id().map(str::to_owned);
+
+    match command {
+        Command::Approve => {
+            next.state = RotationState::AwaitingNewToken;
+            next.approved_by = who.clone();
+            next.driven_by = who;
+        }
+        Command::Reject { reason } => {
+            next.state = RotationState::Rejected;
+            details = json!({ "reason": reason });
+        }
+        Command::Cancel => {
+            details = json!({ "from_state": rotation.state.as_str() });
+            next.state = RotationState::Cancelled;
+        }
+        Command::SubmitToken(Submission {
+            fingerprint,
+            new_token_id,
+            expires,
+        }) => {
+            if let Some(expires) = expires {
+                if *expires <= now {
+                    return Decision::Refused(
+                        "The new token's expiry date must be in the future.".to_owned(),
+                    );
+                }
+            }
+            if new_token_id.is_some() && *new_token_id == rotation.old_token_id {
+                return Decision::Refused(
+                    "That is the old token's id. Enter the id of the token you just generated, or leave it empty."
+                        .to_owned(),
+                );
+            }
+            next.state = RotationState::Checking;
+            next.token_entered_by = who.clone();
+            next.driven_by = who;
+            next.new_token_id = new_token_id.clone();
+            next.new_token_fingerprint = Some(fingerprint.clone());
+            next.new_token_created = Some(now);
+            next.new_token_expires =
+                Some(expires.unwrap_or(now + Duration::days(TOKEN_LIFETIME_DAYS)));
+            next.checks = Checks::default();
+            next.last_error = None;
+            details = json!({
+                "fingerprint": fingerprint,
+                "new_token_id": new_token_id,
+                "expires": next.new_token_expires,
+            });
+            effects.push(Effect::RunChecks);
+        }
+        Command::AwsProbePassed => next.checks.aws_ok = true,
+        Command::EntraTestPassed => {
+            next.checks.entra_test_ok = true;
+            next.state = RotationState::Saving;
+        }
+        Command::Saved => {
+            next.checks.saved = true;
+            next.state = RotationState::Verifying;
+        }
+        Command::Verified { resumed } => {
+            next.checks.verified = true;
+            next.checks.resumed = *resumed;
+            next.state = RotationState::AwaitingOldTokenDeletion;
+            details = json!({ "provisioning_resumed": resumed });
+        }
+        Command::Failed { stage, reason } => {
+            next.last_error = Some(reason.clone());
+            next.state = match stage {
+                Stage::AwsProbe | Stage::EntraTest => RotationState::AwaitingNewToken,
+                Stage::Save | Stage::Verify | Stage::AfterDeletion => RotationState::NeedsAttention,
+            };
+            details = json!({ "stage": stage.as_str(), "reason": reason });
+        }
+        Command::ConfirmOldTokenDeleted => {
+            next.state = RotationState::Completed;
+            next.deletion_confirmed_by = who.clone();
+            next.deletion_confirmed_at = Some(now);
+            next.driven_by = who;
+            replaces_token = true;
+            details = json!({
+                "old_token_id": rotation.old_token_id,
+                "new_token_id": rotation.new_token_id,
+                "new_token_expires": rotation.new_token_expires,
+            });
+            effects.push(Effect::RetestSavedCredentials);
+        }
+        Command::Retry => {
+            next.state = RotationState::AwaitingNewToken;
+            next.driven_by = who;
+            next.checks = Checks::default();
+        }
+        Command::Recover => {
+            next.state = RotationState::AwaitingNewToken;
+            next.checks = Checks::default();
+            next.last_error = Some(
+                "The bot restarted while it was checking the new token. The token was only in memory, \
+                 so please enter it again (saving the same token twice is harmless)."
+                    .to_owned(),
+            );
+            details = json!({ "from_state": rotation.state.as_str(), "why": "the token was held only in memory" });
+        }
+        Command::ApprovalTimeout => {
+            if now < rotation.approval_deadline {
+                return Decision::AlreadyDone("The approval window is still open.".to_owned());
+            }
+            next.state = RotationState::Expired;
+            details = json!({ "deadline": rotation.approval_deadline });
+        }
+    }
+    Decision::Transition(Transition {
+        rotation: next,
+        action: command.audit_action(),
+        details,
+        replaces_token,
+        effects,
+    })
+}

@@ -1,0 +1,18 @@
+//! The rotation domain: states, commands, who may do what, and expiry thresholds.
+//! No I/O here: everything is a pure function of its inputs, tested without fakes.
+
+mod command;
+mod decide;
+pub mod expiry;
+mod state;
+mod token;
+
+pub use command::{Actor, Command, Policy, Stage, Submission};
+pub use decide::{
+    Decision, Effect, StartRequest, TOKEN_LIFETIME_DAYS, Transition, decide, decide_start,
+};
+pub use state::{Checks, Rotation, RotationId, RotationState};
+pub use token::{ExpirySource, TokenRecord};
+
+#[cfg(test)]
+mod tests;
