@@ -3,6 +3,7 @@
 //!
 //! The library holds everything; `main.rs` is a thin CLI over it. See DESIGN.md for the shape.
 
+pub mod audit;
 pub mod clock;
 pub mod http;
 pub mod rotation;
