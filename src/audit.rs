@@ -102,6 +102,21 @@ pub enum ChainBreak {
         "audit record {seq}: hash does not match its content (the record or one before it was edited)"
     )]
     Hash { seq: i64 },
+    #[error(
+        "audit record {expected_last}: the log should end there (records were removed or added at its end)"
+    )]
+    Truncated { expected_last: i64 },
+}
+
+impl ChainBreak {
+    /// The first sequence number at which the log is no longer intact.
+    pub fn seq(&self) -> i64 {
+        match self {
+            ChainBreak::Gap { seq, expected } => (*seq).min(*expected),
+            ChainBreak::Hash { seq } => *seq,
+            ChainBreak::Truncated { expected_last } => *expected_last,
+        }
+    }
 }
 
 /// Checks a whole log in sequence order; `Ok(count)` when intact.

@@ -1,0 +1,271 @@
+//! The rotations table and the Slack messages that belong to each rotation.
+
+use super::{Result, Store, StoreError, audit, parse_opt_ts, parse_ts, tokens, ts};
+use crate::audit::NewAuditRecord;
+use crate::rotation::{Rotation, RotationId, RotationState};
+use rusqlite::{OptionalExtension, params};
+
+use super::tokens::NewToken;
+
+const COLUMNS: &str = "id, connection, state, version, requested_by, approved_by, driven_by, token_entered_by,
+    deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id, new_token_fingerprint,
+    new_token_created, new_token_expires, checks, last_error, channel, thread_ts, created_at, updated_at,
+    approval_deadline";
+
+fn conversion(
+    index: usize,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+}
+
+fn read_rotation(row: &rusqlite::Row<'_>) -> rusqlite::Result<Rotation> {
+    let state: String = row.get(2)?;
+    let checks: String = row.get(15)?;
+    Ok(Rotation {
+        id: RotationId(row.get(0)?),
+        connection: row.get(1)?,
+        state: state.parse().map_err(|e: String| conversion(2, e))?,
+        version: row.get(3)?,
+        requested_by: row.get(4)?,
+        approved_by: row.get(5)?,
+        driven_by: row.get(6)?,
+        token_entered_by: row.get(7)?,
+        deletion_confirmed_by: row.get(8)?,
+        deletion_confirmed_at: parse_opt_ts(row.get(9)?)?,
+        old_token_id: row.get(10)?,
+        new_token_id: row.get(11)?,
+        new_token_fingerprint: row.get(12)?,
+        new_token_created: parse_opt_ts(row.get(13)?)?,
+        new_token_expires: parse_opt_ts(row.get(14)?)?,
+        checks: serde_json::from_str(&checks).map_err(|e| conversion(15, e))?,
+        last_error: row.get(16)?,
+        channel: row.get(17)?,
+        thread_ts: row.get(18)?,
+        created_at: parse_ts(&row.get::<_, String>(19)?)?,
+        updated_at: parse_ts(&row.get::<_, String>(20)?)?,
+        approval_deadline: parse_ts(&row.get::<_, String>(21)?)?,
+    })
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+impl Store {
+    /// Inserts a new rotation and its audit record (which gets the new id) in one
+    /// transaction. A second rotation in flight for the connection is refused by the
+    /// database: [`StoreError::InFlight`].
+    pub fn insert_rotation(
+        &self,
+        rotation: &Rotation,
+        audit_record: &NewAuditRecord,
+    ) -> Result<Rotation> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let inserted = tx.execute(
+            "INSERT INTO rotations (connection, state, version, requested_by, approved_by, driven_by,
+                token_entered_by, deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id,
+                new_token_fingerprint, new_token_created, new_token_expires, checks, last_error, channel,
+                thread_ts, created_at, updated_at, approval_deadline)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+            params![
+                rotation.connection,
+                rotation.state.as_str(),
+                rotation.version,
+                rotation.requested_by,
+                rotation.approved_by,
+                rotation.driven_by,
+                rotation.token_entered_by,
+                rotation.deletion_confirmed_by,
+                rotation.deletion_confirmed_at.map(ts),
+                rotation.old_token_id,
+                rotation.new_token_id,
+                rotation.new_token_fingerprint,
+                rotation.new_token_created.map(ts),
+                rotation.new_token_expires.map(ts),
+                serde_json::to_string(&rotation.checks).expect("checks serialize"),
+                rotation.last_error,
+                rotation.channel,
+                rotation.thread_ts,
+                ts(rotation.created_at),
+                ts(rotation.updated_at),
+                ts(rotation.approval_deadline),
+            ],
+        );
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::InFlight(rotation.connection.clone()));
+            }
+            other => other?,
+        };
+        let id = tx.last_insert_rowid();
+        let mut record = audit_record.clone();
+        record.rotation_id = Some(id);
+        audit::append(&tx, &record)?;
+        let stored = tx.query_row(
+            &format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"),
+            [id],
+            read_rotation,
+        )?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    /// Writes a transition: the rotation (only if its stored version is still
+    /// `expected_version`), its audit record and, when the rotation completed, the
+    /// connection's new current token — all in one transaction.
+    pub fn update_rotation(
+        &self,
+        rotation: &Rotation,
+        expected_version: i64,
+        audit_record: &NewAuditRecord,
+        new_token: Option<&NewToken>,
+    ) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE rotations SET state = ?3, version = ?4, approved_by = ?5, driven_by = ?6,
+                token_entered_by = ?7, deletion_confirmed_by = ?8, deletion_confirmed_at = ?9,
+                new_token_id = ?10, new_token_fingerprint = ?11, new_token_created = ?12,
+                new_token_expires = ?13, checks = ?14, last_error = ?15, channel = ?16, thread_ts = ?17,
+                updated_at = ?18
+             WHERE id = ?1 AND version = ?2",
+            params![
+                rotation.id.0,
+                expected_version,
+                rotation.state.as_str(),
+                rotation.version,
+                rotation.approved_by,
+                rotation.driven_by,
+                rotation.token_entered_by,
+                rotation.deletion_confirmed_by,
+                rotation.deletion_confirmed_at.map(ts),
+                rotation.new_token_id,
+                rotation.new_token_fingerprint,
+                rotation.new_token_created.map(ts),
+                rotation.new_token_expires.map(ts),
+                serde_json::to_string(&rotation.checks).expect("checks serialize"),
+                rotation.last_error,
+                rotation.channel,
+                rotation.thread_ts,
+                ts(rotation.updated_at),
+            ],
+        );
+        let changed = match changed {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::InFlight(rotation.connection.clone()));
+            }
+            other => other?,
+        };
+        if changed == 0 {
+            return Err(StoreError::Conflict(rotation.id.0));
+        }
+        audit::append(&tx, audit_record)?;
+        if let Some(token) = new_token {
+            tokens::replace_current(&tx, token, audit_record.at)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn get_rotation(&self, id: RotationId) -> Result<Option<Rotation>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"),
+                [id.0],
+                read_rotation,
+            )
+            .optional()?)
+    }
+
+    /// The connection's rotation that is not finished, if any.
+    pub fn in_flight_rotation(&self, connection: &str) -> Result<Option<Rotation>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM rotations
+                     WHERE connection = ?1 AND state NOT IN ('Completed', 'Rejected', 'Cancelled', 'Expired')"
+                ),
+                [connection],
+                read_rotation,
+            )
+            .optional()?)
+    }
+
+    /// Rotations in any of `states`, oldest first.
+    pub fn rotations_in_states(&self, states: &[RotationState]) -> Result<Vec<Rotation>> {
+        let conn = self.lock();
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let list = serde_json::to_string(&names).expect("names serialize");
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM rotations WHERE state IN (SELECT value FROM json_each(?1)) ORDER BY id"
+        ))?;
+        let rotations = stmt
+            .query_map([list], read_rotation)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rotations)
+    }
+
+    /// The latest rotation of each connection (for status tables), newest first.
+    pub fn latest_rotations(&self) -> Result<Vec<Rotation>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM rotations WHERE id IN (SELECT max(id) FROM rotations GROUP BY connection)
+             ORDER BY id DESC"
+        ))?;
+        let rotations = stmt
+            .query_map([], read_rotation)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rotations)
+    }
+
+    /// Remembers the Slack message that shows one step of a rotation.
+    pub fn set_rotation_message(
+        &self,
+        id: RotationId,
+        step: &str,
+        channel: &str,
+        ts: &str,
+    ) -> Result<()> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO rotation_messages (rotation_id, step, channel, ts) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (rotation_id, step) DO UPDATE SET channel = excluded.channel, ts = excluded.ts",
+            params![id.0, step, channel, ts],
+        )?;
+        Ok(())
+    }
+
+    /// The Slack message (channel, ts) that shows one step of a rotation.
+    pub fn rotation_message(&self, id: RotationId, step: &str) -> Result<Option<(String, String)>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT channel, ts FROM rotation_messages WHERE rotation_id = ?1 AND step = ?2",
+                params![id.0, step],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Sets where a rotation's thread lives (the channel and the parent message's ts).
+    pub fn set_rotation_thread(
+        &self,
+        id: RotationId,
+        channel: &str,
+        thread_ts: &str,
+    ) -> Result<()> {
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE rotations SET channel = ?2, thread_ts = ?3 WHERE id = ?1",
+            params![id.0, channel, thread_ts],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,211 @@
+use super::*;
+use crate::audit::{ChainBreak, NewAuditRecord};
+use crate::rotation::{Actor, ExpirySource, RotationState, StartRequest, decide_start};
+use chrono::{Duration, TimeZone};
+use serde_json::json;
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 5, 4, 12, minute, 0).unwrap()
+}
+
+fn record(action: &str, minute: u32) -> NewAuditRecord {
+    NewAuditRecord {
+        at: at(minute),
+        actor: "U1".to_owned(),
+        action: action.to_owned(),
+        connection: Some("prod".to_owned()),
+        rotation_id: None,
+        details: json!({ "n": minute }),
+    }
+}
+
+fn new_rotation(connection: &str) -> crate::rotation::Rotation {
+    decide_start(StartRequest {
+        connection,
+        in_flight: None,
+        requester: &Actor::user("U1", false),
+        old_token_id: Some("old".to_owned()),
+        channel: None,
+        thread_ts: None,
+        approval_window: Duration::hours(24),
+        now: at(0),
+    })
+    .unwrap()
+}
+
+#[test]
+fn migrations_apply_to_an_empty_database_and_reopen_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len());
+    store.append_audit(&record("first", 1)).unwrap();
+    drop(store);
+    let reopened = Store::open(&path).unwrap();
+    assert_eq!(reopened.schema_version().unwrap(), schema::MIGRATIONS.len());
+    assert_eq!(reopened.verify_audit().unwrap(), Ok(1));
+}
+
+#[test]
+fn a_database_from_a_newer_build_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    drop(Store::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    assert!(matches!(
+        Store::open(&path),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
+}
+
+#[test]
+fn the_audit_chain_links_every_record() {
+    let store = Store::open_in_memory().unwrap();
+    let first = store.append_audit(&record("a", 1)).unwrap();
+    let second = store.append_audit(&record("b", 2)).unwrap();
+    assert_eq!((first.seq, second.seq), (1, 2));
+    assert_eq!(second.expected_hash(&first.hash), second.hash);
+    assert_eq!(store.verify_audit().unwrap(), Ok(2));
+    let last = store
+        .audit_records(&AuditFilter {
+            last: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(last, vec![second]);
+}
+
+#[test]
+fn the_database_refuses_to_edit_the_audit_log() {
+    let store = Store::open_in_memory().unwrap();
+    store.append_audit(&record("a", 1)).unwrap();
+    let conn = store.lock();
+    let error = conn
+        .execute("UPDATE audit_log SET actor = 'x'", [])
+        .unwrap_err();
+    assert!(error.to_string().contains("append-only"));
+    assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+}
+
+#[test]
+fn losing_the_newest_record_is_detected() {
+    let store = Store::open_in_memory().unwrap();
+    store.append_audit(&record("a", 1)).unwrap();
+    store.append_audit(&record("b", 2)).unwrap();
+    {
+        let conn = store.lock();
+        conn.execute_batch(
+            "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2;",
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        Err(ChainBreak::Truncated { expected_last: 2 })
+    );
+}
+
+#[test]
+fn one_rotation_in_flight_per_connection_is_enforced_by_the_database() {
+    let store = Store::open_in_memory().unwrap();
+    let first = store
+        .insert_rotation(&new_rotation("prod"), &record("requested", 1))
+        .unwrap();
+    assert_eq!(first.id.0, 1);
+    let second = store.insert_rotation(&new_rotation("prod"), &record("requested", 2));
+    assert!(matches!(second, Err(StoreError::InFlight(c)) if c == "prod"));
+    store
+        .insert_rotation(&new_rotation("other"), &record("requested", 3))
+        .unwrap();
+    // The refused insert left no audit record behind.
+    assert_eq!(store.verify_audit().unwrap(), Ok(2));
+    let audit = store.audit_records(&AuditFilter::default()).unwrap();
+    assert_eq!(audit[0].rotation_id, Some(1));
+}
+
+#[test]
+fn a_stale_version_is_refused_and_writes_nothing() {
+    let store = Store::open_in_memory().unwrap();
+    let stored = store
+        .insert_rotation(&new_rotation("prod"), &record("requested", 1))
+        .unwrap();
+    let mut next = stored.clone();
+    next.state = RotationState::AwaitingNewToken;
+    next.version = 2;
+    store
+        .update_rotation(&next, 1, &record("approved", 2), None)
+        .unwrap();
+    let again = store.update_rotation(&next, 1, &record("approved", 3), None);
+    assert!(matches!(again, Err(StoreError::Conflict(1))));
+    assert_eq!(store.get_rotation(stored.id).unwrap().unwrap(), next);
+    assert_eq!(store.verify_audit().unwrap(), Ok(2));
+}
+
+#[test]
+fn completing_a_rotation_replaces_the_current_token() {
+    let store = Store::open_in_memory().unwrap();
+    let old = NewToken {
+        connection: "prod".to_owned(),
+        token_id: Some("old".to_owned()),
+        created_at: Some(at(0) - Duration::days(350)),
+        expires_at: Some(at(0) + Duration::days(15)),
+        source: ExpirySource::Manual,
+        fingerprint: None,
+    };
+    store
+        .insert_token(&old, &record("token_registered", 0))
+        .unwrap();
+    let stored = store
+        .insert_rotation(&new_rotation("prod"), &record("requested", 1))
+        .unwrap();
+    let mut done = stored.clone();
+    done.state = RotationState::Completed;
+    done.version = 2;
+    let new = NewToken {
+        token_id: Some("new".to_owned()),
+        created_at: Some(at(5)),
+        expires_at: Some(at(5) + Duration::days(365)),
+        source: ExpirySource::Rotation,
+        fingerprint: Some("0123456789ab".to_owned()),
+        ..old.clone()
+    };
+    store
+        .update_rotation(&done, 1, &record("completed", 5), Some(&new))
+        .unwrap();
+    let current = store.current_token("prod").unwrap().unwrap();
+    assert_eq!(current.token_id.as_deref(), Some("new"));
+    assert_eq!(current.expires_at, Some(at(5) + Duration::days(365)));
+    let all = store.list_tokens(true).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].retired_at, Some(at(5)));
+    assert_eq!(store.in_flight_rotation("prod").unwrap(), None);
+}
+
+#[test]
+fn a_warning_is_claimed_once() {
+    let store = Store::open_in_memory().unwrap();
+    assert!(
+        store
+            .claim_warning("prod", 1, "d30", &record("warned", 1))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_warning("prod", 1, "d30", &record("warned", 2))
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_warning("prod", 1, "d14", &record("warned", 3))
+            .unwrap()
+    );
+    assert_eq!(store.verify_audit().unwrap(), Ok(2));
+    store
+        .set_warning_message("prod", 1, "d30", "C1", "111.222")
+        .unwrap();
+    let sent = store.sent_warnings("prod", 1).unwrap();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].ts.as_deref(), Some("111.222"));
+}

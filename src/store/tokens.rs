@@ -1,0 +1,133 @@
+//! The tokens table: what we know of each connection's AWS SCIM token (never the token).
+
+use super::{Result, Store, StoreError, audit, parse_opt_ts, ts};
+use crate::audit::NewAuditRecord;
+use crate::rotation::{ExpirySource, TokenRecord};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A token to record as a connection's current one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewToken {
+    pub connection: String,
+    pub token_id: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub source: ExpirySource,
+    pub fingerprint: Option<String>,
+}
+
+const SELECT: &str = "SELECT id, connection, token_id, created_at, expires_at, source, fingerprint, retired_at FROM tokens";
+
+fn read_token(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let source: String = row.get(5)?;
+    Ok(TokenRecord {
+        id: row.get(0)?,
+        connection: row.get(1)?,
+        token_id: row.get(2)?,
+        created_at: parse_opt_ts(row.get(3)?)?,
+        expires_at: parse_opt_ts(row.get(4)?)?,
+        source: source.parse().map_err(|e: String| {
+            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into())
+        })?,
+        fingerprint: row.get(6)?,
+        retired_at: parse_opt_ts(row.get(7)?)?,
+    })
+}
+
+/// Retires the connection's current token (if any) and records `token` as current, inside
+/// the caller's transaction.
+pub(super) fn replace_current(
+    conn: &Connection,
+    token: &NewToken,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<TokenRecord> {
+    conn.execute(
+        "UPDATE tokens SET retired_at = ?2 WHERE connection = ?1 AND retired_at IS NULL",
+        params![token.connection, ts(now)],
+    )?;
+    conn.execute(
+        "INSERT INTO tokens (connection, token_id, created_at, expires_at, source, fingerprint, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            token.connection,
+            token.token_id,
+            token.created_at.map(ts),
+            token.expires_at.map(ts),
+            token.source.as_str(),
+            token.fingerprint,
+            ts(now)
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], read_token)
+}
+
+impl Store {
+    /// Records `token` as the connection's current token (the previous one is kept, retired),
+    /// with its audit record, in one transaction.
+    pub fn insert_token(
+        &self,
+        token: &NewToken,
+        audit_record: &NewAuditRecord,
+    ) -> Result<TokenRecord> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let stored = replace_current(&tx, token, audit_record.at)?;
+        audit::append(&tx, audit_record)?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    /// The connection's current token, if one is recorded.
+    pub fn current_token(&self, connection: &str) -> Result<Option<TokenRecord>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                &format!("{SELECT} WHERE connection = ?1 AND retired_at IS NULL"),
+                [connection],
+                read_token,
+            )
+            .optional()?)
+    }
+
+    /// Every current token (and the retired ones when asked), by connection then age.
+    pub fn list_tokens(&self, include_retired: bool) -> Result<Vec<TokenRecord>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "{SELECT} WHERE ?1 OR retired_at IS NULL ORDER BY connection, id"
+        ))?;
+        let tokens = stmt
+            .query_map([include_retired], read_token)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(tokens)
+    }
+
+    /// Corrects the expiry date of a connection's current token (e.g. from an AWS Health
+    /// event), with its audit record, in one transaction.
+    pub fn set_token_expiry(
+        &self,
+        connection: &str,
+        expires_at: DateTime<Utc>,
+        source: ExpirySource,
+        audit_record: &NewAuditRecord,
+    ) -> Result<TokenRecord> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE tokens SET expires_at = ?2, source = ?3 WHERE connection = ?1 AND retired_at IS NULL",
+            params![connection, ts(expires_at), source.as_str()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NoToken(connection.to_owned()));
+        }
+        audit::append(&tx, audit_record)?;
+        let token = tx.query_row(
+            &format!("{SELECT} WHERE connection = ?1 AND retired_at IS NULL"),
+            [connection],
+            read_token,
+        )?;
+        tx.commit()?;
+        Ok(token)
+    }
+}

@@ -1,0 +1,103 @@
+//! Warnings already sent (so that none is sent twice) and small pieces of monitor state.
+
+use super::{Result, Store, audit, parse_ts, ts};
+use crate::audit::NewAuditRecord;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+/// One warning sent about a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WarningRecord {
+    pub connection: String,
+    pub token_row: i64,
+    pub threshold: String,
+    pub sent_at: DateTime<Utc>,
+    pub channel: Option<String>,
+    pub ts: Option<String>,
+}
+
+impl Store {
+    /// Claims the right to send the warning `(connection, token_row, threshold)`, with its
+    /// audit record, in one transaction. `false`: it was claimed before (by an earlier sweep,
+    /// a sweep running beside this one, or before a restart) and must not be sent again.
+    pub fn claim_warning(
+        &self,
+        connection: &str,
+        token_row: i64,
+        threshold: &str,
+        audit_record: &NewAuditRecord,
+    ) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let inserted = tx.execute(
+            "INSERT INTO sent_warnings (connection, token_row, threshold, sent_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![connection, token_row, threshold, ts(audit_record.at)],
+        )?;
+        if inserted == 1 {
+            audit::append(&tx, audit_record)?;
+        }
+        tx.commit()?;
+        Ok(inserted == 1)
+    }
+
+    /// Records the Slack message that carried a claimed warning.
+    pub fn set_warning_message(
+        &self,
+        connection: &str,
+        token_row: i64,
+        threshold: &str,
+        channel: &str,
+        message_ts: &str,
+    ) -> Result<()> {
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE sent_warnings SET channel = ?4, ts = ?5 WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3",
+            params![connection, token_row, threshold, channel, message_ts],
+        )?;
+        Ok(())
+    }
+
+    /// Warnings sent about one token, oldest first.
+    pub fn sent_warnings(&self, connection: &str, token_row: i64) -> Result<Vec<WarningRecord>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT connection, token_row, threshold, sent_at, channel, ts FROM sent_warnings
+             WHERE connection = ?1 AND token_row = ?2 ORDER BY sent_at, rowid",
+        )?;
+        let rows = stmt
+            .query_map(params![connection, token_row], |row| {
+                Ok(WarningRecord {
+                    connection: row.get(0)?,
+                    token_row: row.get(1)?,
+                    threshold: row.get(2)?,
+                    sent_at: parse_ts(&row.get::<_, String>(3)?)?,
+                    channel: row.get(4)?,
+                    ts: row.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn monitor_state(&self, key: &str) -> Result<Option<String>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT value FROM monitor_state WHERE key = ?1",
+                [key],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_monitor_state(&self, key: &str, value: &str) -> Result<()> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
