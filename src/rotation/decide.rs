@@ -13,7 +13,7 @@ pub const TOKEN_LIFETIME_DAYS: i64 = 365;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
     /// Persist `rotation` (with its audit record) and then run `effects`.
-    Transition(Transition),
+    Transition(Box<Transition>),
     /// The step was already taken (double click, redelivered event, stale button): nothing
     /// changes and nothing is audited; the text tells the clicker.
     AlreadyDone(String),
@@ -146,7 +146,7 @@ fn permission(
             "Only a team lead (an approver) can reject a rotation. If you requested it, cancel it instead."
                 .to_owned(),
         ),
-        Command::Cancel if !is_approver && !(is_requester && rotation.state == RotationState::AwaitingApproval) => {
+        Command::Cancel if !(*is_approver || is_requester && rotation.state == RotationState::AwaitingApproval) => {
             Err("Only the requester (before approval) or a team lead can cancel this rotation.".to_owned())
         }
         Command::SubmitToken(_) if !is_approver => {
@@ -299,11 +299,11 @@ pub fn decide(
             details = json!({ "deadline": rotation.approval_deadline });
         }
     }
-    Decision::Transition(Transition {
+    Decision::Transition(Box::new(Transition {
         rotation: next,
         action: command.audit_action(),
         details,
         replaces_token,
         effects,
-    })
+    }))
 }
