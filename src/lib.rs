@@ -4,8 +4,10 @@
 //! The library holds everything; `main.rs` is a thin CLI over it. See DESIGN.md for the shape.
 
 pub mod audit;
+pub mod cli;
 pub mod clock;
 pub mod http;
 pub mod rotation;
 pub mod secret;
 pub mod store;
+pub mod telemetry;

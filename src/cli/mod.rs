@@ -1,0 +1,131 @@
+//! The command line: `run`, `demo`, `check-config`, `sweep`, `tokens …`, `audit …`.
+//! Parsing is clap's; each subcommand lives in its own module and returns an [`Exit`].
+
+mod audit;
+mod store_view;
+mod tokens;
+
+use crate::telemetry::{self, LogFormat};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scim-rotator",
+    version,
+    about = "Keeps the Entra ID → AWS IAM Identity Center SCIM token from expiring unnoticed, and rotates it through a guided, approved, audited Slack conversation."
+)]
+pub struct Cli {
+    /// The configuration file (see config.example.toml).
+    #[arg(
+        long,
+        global = true,
+        default_value = "scim-rotator.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// More log output: -v for debug, -vv for trace (RUST_LOG, when set, wins).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot: Slack transport, expiry monitor, HTTP endpoints.
+    Run,
+    /// Play a whole rotation against local fakes of Slack, Entra and AWS (no account needed).
+    Demo(DemoArgs),
+    /// Check the configuration file, then the connections it names (Slack, Graph, AWS SCIM).
+    CheckConfig,
+    /// Run one expiry sweep now (or as if at --at) and post what it finds.
+    Sweep(SweepArgs),
+    /// Show or register the SCIM tokens the bot knows about.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+    /// Export or verify the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Wait for Enter between steps.
+    #[arg(long)]
+    pub step: bool,
+    /// Print the raw Block Kit and API calls too.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Sweep as if it were this time (RFC 3339), e.g. to preview the warning schedule.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Print what would be posted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// How a subcommand ended.
+#[derive(Debug)]
+pub enum Exit {
+    Ok,
+    /// Bad input (config, arguments): one line, exit code 2.
+    Usage(String),
+    /// The command ran and found a problem (e.g. a broken audit chain): exit code 1.
+    Failed(String),
+}
+
+impl Exit {
+    fn code(&self) -> ExitCode {
+        match self {
+            Exit::Ok => ExitCode::SUCCESS,
+            Exit::Failed(_) => ExitCode::from(1),
+            Exit::Usage(_) => ExitCode::from(2),
+        }
+    }
+}
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.verbose, cli.log_format);
+    let exit = match run(cli) {
+        Ok(exit) => exit,
+        Err(error) => Exit::Failed(format!("{error:#}")),
+    };
+    match &exit {
+        Exit::Ok => {}
+        Exit::Usage(message) | Exit::Failed(message) => eprintln!("error: {message}"),
+    }
+    exit.code()
+}
+
+fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Tokens(command) => tokens::run(&cli.config, command),
+        Command::Audit(command) => audit::run(&cli.config, command),
+        Command::Run | Command::Demo(_) | Command::CheckConfig | Command::Sweep(_) => Ok(
+            Exit::Usage("this subcommand is not yet available in this build".to_owned()),
+        ),
+    }
+}
+
+/// Parses a date given on the command line: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+pub fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|day| day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| {
+            format!("{text:?} is not a date: use YYYY-MM-DD or RFC 3339 (2027-01-31T09:00:00Z)")
+        })
+}
