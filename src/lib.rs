@@ -4,6 +4,7 @@
 //! The library holds everything; `main.rs` is a thin CLI over it. See DESIGN.md for the shape.
 
 pub mod clock;
+pub mod config;
 pub mod http;
 pub mod rotation;
 pub mod secret;
