@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod http;
 pub mod rotation;
 pub mod secret;
