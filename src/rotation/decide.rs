@@ -199,11 +199,13 @@ pub fn decide(
         }
         Command::Reject { reason } => {
             next.state = RotationState::Rejected;
+            next.driven_by = who;
             details = json!({ "reason": reason });
         }
         Command::Cancel => {
             details = json!({ "from_state": rotation.state.as_str() });
             next.state = RotationState::Cancelled;
+            next.driven_by = who;
         }
         Command::SubmitToken(Submission {
             fingerprint,
