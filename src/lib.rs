@@ -8,3 +8,4 @@ pub mod clock;
 pub mod http;
 pub mod rotation;
 pub mod secret;
+pub mod slack;
