@@ -23,6 +23,8 @@ mod status;
 pub mod transcript;
 mod warning;
 
+#[cfg(test)]
+mod tests;
 
 pub use alerts::{graph_unreachable, provisioning_recovered, quarantine_alert};
 pub use audit::{DEFAULT_AUDIT_RECORDS, audit_list};
