@@ -96,6 +96,9 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// most `max_chunks` chunks. Lines that do not fit are dropped from the end and counted:
 /// the caller says "… and N more". A single line longer than `max_chars` is truncated.
 pub fn fit_lines(lines: &[String], max_chars: usize, max_chunks: usize) -> (Vec<String>, usize) {
+    if max_chunks == 0 || max_chars == 0 {
+        return (Vec::new(), lines.len());
+    }
     let mut chunks: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut current_len = 0usize;
@@ -395,6 +398,8 @@ mod tests {
         let (chunks, dropped) = fit_lines(&lines, 20, 2);
         assert_eq!(chunks.len(), 2);
         assert_eq!(dropped, 10 - chunks.join("\n").lines().count());
+
+        assert_eq!(fit_lines(&lines, 20, 0), (Vec::new(), 10));
     }
 
     #[test]
