@@ -12,3 +12,4 @@ pub mod rotation;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
+pub mod slack;

@@ -146,7 +146,10 @@ fn permission(
             "Only a team lead (an approver) can reject a rotation. If you requested it, cancel it instead."
                 .to_owned(),
         ),
-        Command::Cancel if !(*is_approver || is_requester && rotation.state == RotationState::AwaitingApproval) => {
+        Command::Cancel
+            if !(*is_approver
+                || (is_requester && rotation.state == RotationState::AwaitingApproval)) =>
+        {
             Err("Only the requester (before approval) or a team lead can cancel this rotation.".to_owned())
         }
         Command::SubmitToken(_) if !is_approver => {
@@ -199,11 +202,13 @@ pub fn decide(
         }
         Command::Reject { reason } => {
             next.state = RotationState::Rejected;
+            next.driven_by = who;
             details = json!({ "reason": reason });
         }
         Command::Cancel => {
             details = json!({ "from_state": rotation.state.as_str() });
             next.state = RotationState::Cancelled;
+            next.driven_by = who;
         }
         Command::SubmitToken(Submission {
             fingerprint,

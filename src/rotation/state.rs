@@ -139,7 +139,9 @@ pub struct Rotation {
     pub version: i64,
     pub requested_by: String,
     pub approved_by: Option<String>,
-    /// The approver who last drove a step (entered the token, confirmed the deletion).
+    /// The person who last acted on the rotation: approved, rejected, cancelled, entered the
+    /// token, retried or confirmed the deletion. In `Rejected`/`Cancelled` it is who ended it,
+    /// which the thread shows ("Rejected by …").
     pub driven_by: Option<String>,
     pub token_entered_by: Option<String>,
     pub deletion_confirmed_by: Option<String>,

@@ -368,3 +368,38 @@ fn recovery_asks_for_the_token_again() {
     assert!(t.rotation.last_error.unwrap().contains("enter it again"));
     assert_eq!(t.details["from_state"], "Saving");
 }
+
+#[test]
+fn whoever_rejects_or_cancels_is_recorded() {
+    let lead = Actor::user(LEAD, true);
+    for (state, command, actor, who) in [
+        (
+            AwaitingApproval,
+            Command::Reject { reason: None },
+            lead.clone(),
+            LEAD,
+        ),
+        (
+            AwaitingApproval,
+            Command::Cancel,
+            Actor::user(REQUESTER, false),
+            REQUESTER,
+        ),
+        (NeedsAttention, Command::Cancel, lead.clone(), LEAD),
+    ] {
+        let Decision::Transition(t) = decide(
+            &rotation_in(state),
+            &command,
+            &actor,
+            Policy::default(),
+            now(),
+        ) else {
+            panic!("{state} × {command:?} applies")
+        };
+        assert_eq!(
+            t.rotation.driven_by.as_deref(),
+            Some(who),
+            "{state} × {command:?}"
+        );
+    }
+}
