@@ -11,6 +11,10 @@ pub const TOKEN_LIFETIME_DAYS: i64 = 365;
 
 /// What a command does to a rotation.
 #[derive(Clone, Debug, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one Decision per command, moved once into the engine; boxing buys nothing"
+)]
 pub enum Decision {
     /// Persist `rotation` (with its audit record) and then run `effects`.
     Transition(Transition),
@@ -146,7 +150,10 @@ fn permission(
             "Only a team lead (an approver) can reject a rotation. If you requested it, cancel it instead."
                 .to_owned(),
         ),
-        Command::Cancel if !is_approver && !(is_requester && rotation.state == RotationState::AwaitingApproval) => {
+        Command::Cancel
+            if !(*is_approver
+                || (is_requester && rotation.state == RotationState::AwaitingApproval)) =>
+        {
             Err("Only the requester (before approval) or a team lead can cancel this rotation.".to_owned())
         }
         Command::SubmitToken(_) if !is_approver => {
