@@ -5,5 +5,6 @@
 
 pub mod clock;
 pub mod http;
+pub mod retry;
 pub mod rotation;
 pub mod secret;
