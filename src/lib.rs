@@ -3,8 +3,10 @@
 //!
 //! The library holds everything; `main.rs` is a thin CLI over it. See DESIGN.md for the shape.
 
+pub mod aws;
 pub mod clock;
 pub mod http;
+mod outbound;
 pub mod retry;
 pub mod rotation;
 pub mod secret;
