@@ -4,6 +4,7 @@
 //! The library holds everything; `main.rs` is a thin CLI over it. See DESIGN.md for the shape.
 
 pub mod aws;
+pub mod azure;
 pub mod clock;
 pub mod http;
 mod outbound;
