@@ -10,4 +10,5 @@ pub mod http;
 mod outbound;
 pub mod retry;
 pub mod rotation;
+pub mod sandbox;
 pub mod secret;
