@@ -5,10 +5,15 @@
 
 pub mod audit;
 pub mod cli;
+pub mod aws;
+pub mod azure;
 pub mod clock;
 pub mod config;
 pub mod http;
+mod outbound;
+pub mod retry;
 pub mod rotation;
+pub mod sandbox;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,279 @@
+//! Access tokens for Graph from the Microsoft identity platform (client credentials grant),
+//! cached until shortly before they expire.
+
+use super::error::{GraphError, LastFailure, LoginErrorBody, Service};
+use super::settings::{AzureCredential, GraphSettings};
+use crate::outbound::{host_label, join, read_body};
+use crate::retry::{Failure, Retrier, retry_after, transport_cause};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+/// Renew a cached token this long before it expires. A call that begins with a nearly
+/// expired token could see it refused halfway through its retries; tokens live 60–90
+/// minutes, so giving up five of them costs one extra login an hour.
+const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// `client_assertion_type` for a JWT client assertion (RFC 7523), used with federated tokens.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Fetches and caches Graph access tokens for one app registration.
+#[derive(Debug)]
+pub(crate) struct TokenProvider {
+    http: reqwest::Client,
+    token_url: Url,
+    client_id: String,
+    credential: AzureCredential,
+    scope: String,
+    cache: Mutex<Option<Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    token: SecretString,
+    refresh_at: Instant,
+}
+
+/// What the app presents at login, read fresh for each login.
+enum Proof {
+    Secret(SecretString),
+    Assertion(SecretString),
+}
+
+/// The token endpoint's success body. `expires_in` is a number on v2.0 (a string on v1.0).
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: SecretString,
+    #[serde(default)]
+    expires_in: serde_json::Value,
+}
+
+impl TokenProvider {
+    pub fn new(http: reqwest::Client, settings: &GraphSettings) -> Self {
+        TokenProvider {
+            http,
+            token_url: join(
+                &settings.login_url,
+                &[&settings.tenant_id, "oauth2", "v2.0", "token"],
+            ),
+            client_id: settings.client_id.clone(),
+            credential: settings.credential.clone(),
+            scope: scope_for(&settings.graph_url),
+            cache: Mutex::new(None),
+        }
+    }
+
+    /// A usable access token: the cached one, or a new one. Concurrent callers wait for a
+    /// single login instead of each starting their own.
+    pub async fn token(&self, retrier: &Retrier) -> Result<SecretString, GraphError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(cached) = cache.as_ref().filter(|c| Instant::now() < c.refresh_at) {
+            return Ok(cached.token.clone());
+        }
+        let (token, lifetime) = self.fetch(retrier.sharing_budget()).await?;
+        *cache = Some(Cached {
+            token: token.clone(),
+            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
+        });
+        Ok(token)
+    }
+
+    /// Forgets `stale` after Graph refused it, unless another call has already replaced it.
+    pub async fn forget(&self, stale: &SecretString) {
+        let mut cache = self.cache.lock().await;
+        if cache
+            .as_ref()
+            .is_some_and(|c| c.token.expose_secret() == stale.expose_secret())
+        {
+            *cache = None;
+        }
+    }
+
+    async fn proof(&self) -> Result<Proof, GraphError> {
+        match &self.credential {
+            AzureCredential::ClientSecret(secret) => Ok(Proof::Secret(secret.clone())),
+            AzureCredential::FederatedTokenFile(path) => {
+                let unreadable = |cause: String| GraphError::CredentialFile {
+                    path: path.clone(),
+                    cause,
+                };
+                // A small file, read off the async threads (tokio's `fs` feature is not enabled).
+                let owned = path.clone();
+                let text = tokio::task::spawn_blocking(move || std::fs::read_to_string(owned))
+                    .await
+                    .map_err(|_| unreadable("the read was interrupted".to_owned()))?
+                    .map_err(|err| unreadable(err.kind().to_string()))?;
+                let text = SecretString::from(text);
+                let assertion = text.expose_secret().trim();
+                if assertion.is_empty() {
+                    return Err(unreadable("the file is empty".to_owned()));
+                }
+                Ok(Proof::Assertion(SecretString::from(assertion)))
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(client_id = %self.client_id))]
+    async fn fetch(&self, mut retrier: Retrier) -> Result<(SecretString, Duration), GraphError> {
+        let proof = self.proof().await?;
+        let mut form = vec![
+            ("client_id", self.client_id.as_str()),
+            ("grant_type", "client_credentials"),
+            ("scope", self.scope.as_str()),
+        ];
+        match &proof {
+            Proof::Secret(secret) => form.push(("client_secret", secret.expose_secret())),
+            Proof::Assertion(assertion) => {
+                form.push(("client_assertion_type", JWT_BEARER));
+                form.push(("client_assertion", assertion.expose_secret()));
+            }
+        }
+        loop {
+            retrier.begin_attempt();
+            let sent = Instant::now();
+            let result = self
+                .http
+                .post(self.token_url.clone())
+                .form(&form)
+                .send()
+                .await;
+            let (failure, last) = match result {
+                Err(err) => {
+                    let cause = transport_cause(&err);
+                    tracing::debug!(method = "POST", path = self.token_url.path(), error = %cause,
+                        elapsed_ms = sent.elapsed().as_millis() as u64, "login request failed");
+                    let failure = Failure::from_transport(&err);
+                    let last = match failure {
+                        Failure::Timeout => LastFailure::Timeout,
+                        _ => LastFailure::Transport { cause },
+                    };
+                    (failure, last)
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let wait = retry_after(response.headers());
+                    let body = read_body(response).await;
+                    tracing::debug!(
+                        method = "POST",
+                        path = self.token_url.path(),
+                        status,
+                        elapsed_ms = sent.elapsed().as_millis() as u64,
+                        "login request"
+                    );
+                    match body {
+                        Err(err) => (
+                            Failure::from_transport(&err),
+                            LastFailure::Transport {
+                                cause: transport_cause(&err),
+                            },
+                        ),
+                        Ok(body) if status == 200 => return parse_answer(&body),
+                        Ok(body) => {
+                            let parsed = LoginErrorBody::parse(&body);
+                            let failure = Failure::Status {
+                                status,
+                                retry_after: wait,
+                            };
+                            if !failure.is_retryable() {
+                                return Err(GraphError::NotAuthenticated {
+                                    service: Service::Login,
+                                    code: parsed.code.unwrap_or_else(|| format!("HTTP {status}")),
+                                    request_id: parsed.correlation_id,
+                                });
+                            }
+                            let last = LastFailure::Answer {
+                                status,
+                                code: parsed.code,
+                                request_id: parsed.correlation_id,
+                            };
+                            (failure, last)
+                        }
+                    }
+                }
+            };
+            if !retrier.wait_to_retry(failure).await {
+                return Err(last.into_error(
+                    Service::Login,
+                    retrier.attempts(),
+                    retrier.request_timeout(),
+                    host_label(&self.token_url),
+                ));
+            }
+        }
+    }
+}
+
+/// `{graph origin}/.default`: all the application permissions granted on that Graph.
+fn scope_for(graph_url: &Url) -> String {
+    format!("{}/.default", graph_url.origin().ascii_serialization())
+}
+
+fn parse_answer(body: &[u8]) -> Result<(SecretString, Duration), GraphError> {
+    let answer: TokenAnswer =
+        serde_json::from_slice(body).map_err(|err| GraphError::UnexpectedAnswer {
+            service: Service::Login,
+            detail: format!("unreadable token answer ({})", err.classify_name()),
+        })?;
+    let seconds = match &answer.expires_in {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    // Without a lifetime the token is used for this call only.
+    let lifetime = Duration::from_secs(seconds.unwrap_or(0));
+    Ok((answer.access_token, lifetime))
+}
+
+/// The name of a JSON error's category, never its text (which may quote the input).
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "I/O",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "missing or mistyped field",
+            serde_json::error::Category::Eof => "cut short",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_is_the_graph_origin_with_default() {
+        let url = Url::parse("https://graph.microsoft.com/").unwrap();
+        assert_eq!(scope_for(&url), "https://graph.microsoft.com/.default");
+        let url = Url::parse("https://microsoftgraph.chinacloudapi.cn/v1.0").unwrap();
+        assert_eq!(
+            scope_for(&url),
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
+        let url = Url::parse("http://127.0.0.1:4567").unwrap();
+        assert_eq!(scope_for(&url), "http://127.0.0.1:4567/.default");
+    }
+
+    #[test]
+    fn token_answer_lifetime_may_be_a_number_or_a_string() {
+        let (_, lifetime) =
+            parse_answer(br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ.x.y"}"#)
+                .unwrap();
+        assert_eq!(lifetime, Duration::from_secs(3599));
+        let (_, lifetime) =
+            parse_answer(br#"{"expires_in":"3600","access_token":"eyJ.x.y"}"#).unwrap();
+        assert_eq!(lifetime, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn an_unreadable_answer_does_not_quote_it() {
+        let err = parse_answer(br#"{"access_token": 12, "secret":"eyJ.SECRET"}"#).unwrap_err();
+        assert!(!err.to_string().contains("SECRET"));
+    }
+}

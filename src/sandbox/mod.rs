@@ -1,0 +1,78 @@
+//! Local fakes of the remote systems: AWS IAM Identity Center's SCIM endpoint, Microsoft
+//! login and Graph. Each is a real HTTP server on a loopback port, backed by a model of the
+//! remote service (tokens that expire, a job that gets quarantined), not canned replies.
+//! Tests and the `demo` command use them; both fakes can inject faults ([`Faults`]) and
+//! record the requests they receive ([`Recorded`]: method and path only).
+
+pub mod aws;
+mod fault;
+pub mod microsoft;
+mod random;
+mod server;
+
+pub use fault::{Fault, Faults, Recorded, Route};
+
+use crate::azure::{AzureCredential, GraphSettings};
+use crate::clock::SharedClock;
+use aws::{FakeAws, GeneratedToken};
+use microsoft::FakeMicrosoft;
+use secrecy::SecretString;
+use url::Url;
+
+/// The AWS region of the sandbox's identity store.
+pub const SANDBOX_REGION: &str = "eu-west-1";
+
+/// Both fakes, wired together as a working connection: an AWS identity store with one
+/// token, and an Entra tenant whose AWS IAM Identity Center app has that token saved and an
+/// active provisioning job.
+pub struct Sandbox {
+    pub clock: SharedClock,
+    pub aws: FakeAws,
+    pub microsoft: FakeMicrosoft,
+    /// The identity store's tenant id (in the SCIM endpoint URL).
+    pub aws_tenant: String,
+    /// The token Entra uses now: the one a rotation replaces.
+    pub current_token: GeneratedToken,
+}
+
+impl Sandbox {
+    pub async fn start(clock: SharedClock) -> Sandbox {
+        let aws = FakeAws::start(clock.clone()).await;
+        let aws_tenant = aws.add_tenant(SANDBOX_REGION);
+        let current_token = aws
+            .generate_token(&aws_tenant)
+            .expect("a new tenant has room for a token");
+        let microsoft = FakeMicrosoft::start(clock.clone(), aws.clone()).await;
+        microsoft.configure(aws.scim_url(&aws_tenant).as_str(), &current_token.secret);
+        Sandbox {
+            clock,
+            aws,
+            microsoft,
+            aws_tenant,
+            current_token,
+        }
+    }
+
+    /// The identity store's SCIM endpoint (Entra's `BaseAddress`).
+    pub fn scim_url(&self) -> Url {
+        self.aws.scim_url(&self.aws_tenant)
+    }
+
+    /// Settings reaching the fake Microsoft with the app registration's client secret; the
+    /// service principal and job are left to discovery.
+    pub fn graph_settings(&self) -> GraphSettings {
+        GraphSettings {
+            graph_url: self.microsoft.graph_url(),
+            login_url: self.microsoft.login_url(),
+            tenant_id: self.microsoft.tenant_id(),
+            client_id: self.microsoft.client_id(),
+            credential: AzureCredential::ClientSecret(SecretString::from(
+                self.microsoft
+                    .client_secret()
+                    .expect("the sandbox's app registration has a client secret"),
+            )),
+            service_principal_id: None,
+            sync_job_id: None,
+        }
+    }
+}
