@@ -3,18 +3,21 @@
 //!
 //! The library holds everything; `main.rs` is a thin CLI over it. See DESIGN.md for the shape.
 
+pub mod app;
 pub mod audit;
-pub mod cli;
 pub mod aws;
 pub mod azure;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod engine;
 pub mod http;
 mod outbound;
 pub mod retry;
 pub mod rotation;
 pub mod sandbox;
 pub mod secret;
+pub mod server;
+pub mod slack;
 pub mod store;
 pub mod telemetry;
-pub mod slack;

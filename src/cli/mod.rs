@@ -2,6 +2,7 @@
 //! Parsing is clap's; each subcommand lives in its own module and returns an [`Exit`].
 
 mod audit;
+mod check;
 mod store_view;
 mod tokens;
 
@@ -112,10 +113,47 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Tokens(command) => tokens::run(&cli.config, command),
         Command::Audit(command) => audit::run(&cli.config, command),
-        Command::Run | Command::Demo(_) | Command::CheckConfig | Command::Sweep(_) => Ok(
-            Exit::Usage("this subcommand is not yet available in this build".to_owned()),
-        ),
+        Command::Run => {
+            let config = match load_config(&cli.config) {
+                Ok(config) => config,
+                Err(exit) => return Ok(exit),
+            };
+            runtime()?.block_on(run_bot(config))
+        }
+        Command::CheckConfig => {
+            let config = match load_config(&cli.config) {
+                Ok(config) => config,
+                Err(exit) => return Ok(exit),
+            };
+            runtime()?.block_on(check::run(&cli.config, &config))
+        }
+        Command::Demo(_) | Command::Sweep(_) => Ok(Exit::Usage(
+            "this subcommand is not yet available in this build".to_owned(),
+        )),
     }
+}
+
+/// Loads the configuration; a problem is one line and exit code 2.
+fn load_config(path: &std::path::Path) -> Result<crate::config::Config, Exit> {
+    crate::config::Config::load(path).map_err(|error| Exit::Usage(error.to_string()))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn run_bot(config: crate::config::Config) -> anyhow::Result<Exit> {
+    let options = crate::app::RunOptions {
+        clock: std::sync::Arc::new(crate::clock::SystemClock),
+        retry: crate::retry::RetryPolicy::default(),
+    };
+    let app = crate::app::RunningApp::start(&config, options).await?;
+    crate::app::shutdown_signal().await;
+    tracing::info!("shutting down");
+    app.shutdown().await;
+    Ok(Exit::Ok)
 }
 
 /// Parses a date given on the command line: `YYYY-MM-DD` (midnight UTC) or RFC 3339.

@@ -1,7 +1,16 @@
 //! Slack: what the bot shows ([`render`]), the ids that tie buttons and modals to the
-//! interaction parser ([`ids`]), and the `/scim` command ([`slash`]).
-//! Transports (Socket Mode, HTTP) and the interaction parser live next to these.
+//! interaction parser ([`ids`], [`interaction`]), the `/scim` command ([`slash`]), the Web
+//! API client ([`api`]), request signing ([`signature`]), the handlers shared by both
+//! transports ([`bot`]), Socket Mode ([`socket`]; HTTP mode is in `crate::server`), and the
+//! task that keeps rotation threads up to date ([`presenter`]).
 
+pub mod api;
+pub mod approvers;
+pub mod bot;
 pub mod ids;
+pub mod interaction;
+pub mod presenter;
 pub mod render;
+pub mod signature;
 pub mod slash;
+pub mod socket;

@@ -1,0 +1,240 @@
+//! Wiring: configuration in, a running bot out. `run` uses it with the system clock; the
+//! end-to-end tests and the demo start it with a manual clock on port 0.
+
+use crate::aws::ScimProbe;
+use crate::azure::{self, GraphClient, GraphSettings};
+use crate::clock::SharedClock;
+use crate::config::{self, Config, SlackMode};
+use crate::engine::{ConnectionRuntime, Engine};
+use crate::retry::RetryPolicy;
+use crate::rotation::Policy;
+use crate::server::{self, AppState, SlackEndpoints};
+use crate::slack::api::SlackApi;
+use crate::slack::approvers::{ApproverDirectory, REFRESH_EVERY};
+use crate::slack::bot::SlackBot;
+use crate::slack::presenter::Presenter;
+use crate::slack::socket::SocketMode;
+use crate::store::Store;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How long shutdown waits for running token checks before leaving them (they restart as
+/// "enter the token again" after the next start).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Maps a configured connection to what the Graph client needs.
+pub fn graph_settings(connection: &config::ConnectionConfig) -> GraphSettings {
+    GraphSettings {
+        graph_url: connection.graph_url.clone(),
+        login_url: connection.login_url.clone(),
+        tenant_id: connection.azure_tenant_id.clone(),
+        client_id: connection.azure_client_id.clone(),
+        credential: match &connection.azure_credential {
+            config::AzureCredential::ClientSecret(secret) => {
+                azure::AzureCredential::ClientSecret(secret.clone())
+            }
+            config::AzureCredential::FederatedTokenFile(path) => {
+                azure::AzureCredential::FederatedTokenFile(path.clone())
+            }
+        },
+        service_principal_id: connection.service_principal_id.clone(),
+        sync_job_id: connection.sync_job_id.clone(),
+    }
+}
+
+/// Options the configuration file does not hold.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub clock: SharedClock,
+    pub retry: RetryPolicy,
+}
+
+/// A started bot.
+pub struct RunningApp {
+    pub engine: Arc<Engine>,
+    pub bot: Arc<SlackBot>,
+    pub addr: SocketAddr,
+    socket: Option<SocketMode>,
+    tasks: Vec<JoinHandle<()>>,
+    server: JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl RunningApp {
+    /// Starts everything `config` describes.
+    pub async fn start(config: &Config, options: RunOptions) -> anyhow::Result<RunningApp> {
+        let store =
+            Arc::new(Store::open(&config.store.path).with_context(|| {
+                format!("opening the database {}", config.store.path.display())
+            })?);
+        let connections = config
+            .connections
+            .iter()
+            .map(|c| ConnectionRuntime {
+                name: c.name.clone(),
+                scim_url: c.scim_url.clone(),
+                aws_region: c.aws_region.clone(),
+                graph: GraphClient::new(graph_settings(c), options.retry),
+            })
+            .collect();
+        let approval_window = chrono::Duration::from_std(config.slack.approval_timeout)
+            .unwrap_or(chrono::Duration::hours(24));
+        let engine = Engine::new(
+            Arc::clone(&store),
+            Arc::clone(&options.clock),
+            Policy {
+                allow_self_approval: config.slack.allow_self_approval,
+            },
+            approval_window,
+            connections,
+            ScimProbe::new(options.retry),
+        );
+        let recovered = engine.recover().await?;
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "rotations interrupted by a restart will ask for their token again"
+            );
+        }
+
+        let api = SlackApi::new(&config.slack.api_url, &config.slack.bot_token)
+            .context("loading root certificates")?;
+        let approvers = Arc::new(ApproverDirectory::new(
+            &config.slack.approvers,
+            &config.slack.approver_groups,
+            api.clone(),
+        ));
+        if let Err(error) = approvers.refresh().await {
+            tracing::warn!(error = %error, "cannot read approver groups yet; configured user ids still work");
+        }
+        let bot = SlackBot::new(
+            Arc::clone(&engine),
+            api.clone(),
+            Arc::clone(&approvers),
+            config.slack.channel.clone(),
+            config.slack.allow_self_approval,
+        );
+        let presenter = Presenter::new(
+            Arc::clone(&engine),
+            api.clone(),
+            Arc::clone(&approvers),
+            config.slack.channel.clone(),
+            config.slack.allow_self_approval,
+        );
+        let mut tasks = vec![
+            tokio::spawn(presenter.run(engine.subscribe())),
+            tokio::spawn(Arc::clone(&approvers).refresh_forever(REFRESH_EVERY)),
+        ];
+        let expiring = Arc::clone(&engine);
+        tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                ticker.tick().await;
+                if let Err(error) = expiring.expire_approvals().await {
+                    tracing::error!(error = %error, "cannot expire unapproved rotations");
+                }
+            }
+        }));
+
+        let slack = match config.slack.mode {
+            SlackMode::Http => Some(SlackEndpoints {
+                bot: Arc::clone(&bot),
+                signing_secret: config
+                    .slack
+                    .signing_secret
+                    .clone()
+                    .context("slack.signing_secret is required in http mode")?,
+            }),
+            SlackMode::Socket => None,
+        };
+        let router = server::router(AppState {
+            store: Arc::clone(&store),
+            clock: Arc::clone(&options.clock),
+            slack,
+        });
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %error, "HTTP server failed");
+            }
+        });
+        tracing::info!(%addr, mode = %config.slack.mode, "listening");
+
+        let socket = match config.slack.mode {
+            SlackMode::Socket => {
+                let app_token = config
+                    .slack
+                    .app_token
+                    .clone()
+                    .context("slack.app_token is required in socket mode")?;
+                Some(
+                    SocketMode::start(Arc::clone(&bot), &app_token)
+                        .await
+                        .map_err(anyhow::Error::msg)?,
+                )
+            }
+            SlackMode::Http => None,
+        };
+        Ok(RunningApp {
+            engine,
+            bot,
+            addr,
+            socket,
+            tasks,
+            server,
+            stop,
+        })
+    }
+
+    /// Stops taking requests, lets running checks finish (bounded), and stops.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Some(socket) = &self.socket {
+            socket.shutdown().await;
+        }
+        let _ = self.server.await;
+        if !self.engine.drain(DRAIN_TIMEOUT).await {
+            tracing::warn!(
+                "token checks still running at shutdown; they will ask for the token again"
+            );
+        }
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Resolves when SIGTERM or Ctrl-C arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

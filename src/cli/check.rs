@@ -1,0 +1,133 @@
+//! `check-config`: the file parses (already, when we get here); then each remote system the
+//! configuration names is asked whether it knows us, with a ✓ or ✗ line each and the fix.
+
+use super::Exit;
+use crate::azure::GraphClient;
+use crate::config::{Config, SlackMode};
+use crate::retry::RetryPolicy;
+use crate::slack::api::SlackApi;
+use std::path::Path;
+use std::time::Duration;
+
+/// Checks should answer quickly: one attempt each, a short timeout.
+fn check_policy() -> RetryPolicy {
+    RetryPolicy {
+        request_timeout: Duration::from_secs(10),
+        max_total: Duration::from_secs(15),
+        ..RetryPolicy::default()
+    }
+}
+
+struct Report {
+    failures: usize,
+}
+
+impl Report {
+    fn ok(&mut self, what: &str) {
+        println!("✓ {what}");
+    }
+    fn fail(&mut self, what: &str, fix: &str) {
+        self.failures += 1;
+        println!("✗ {what}\n    fix: {fix}");
+    }
+}
+
+pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
+    let mut report = Report { failures: 0 };
+    report.ok(&format!(
+        "{} parses: {} connection(s), Slack {} mode, channel {}",
+        path.display(),
+        config.connections.len(),
+        config.slack.mode,
+        config.slack.channel
+    ));
+
+    let api = SlackApi::new(&config.slack.api_url, &config.slack.bot_token)?;
+    match api.auth_test().await {
+        Ok(me) => report.ok(&format!("Slack bot token works: bot user {} in workspace {}", me.user_id, me.team)),
+        Err(error) => report.fail(
+            &format!("Slack bot token: {error}"),
+            "set slack.bot_token to the app's Bot User OAuth Token (xoxb-…), from OAuth & Permissions",
+        ),
+    }
+    match api.channel_name(&config.slack.channel).await {
+        Ok(name) => report.ok(&format!("Slack channel {} is reachable (#{})", config.slack.channel, name.unwrap_or_default())),
+        Err(error) => report.fail(
+            &format!("Slack channel {}: {error}", config.slack.channel),
+            "use the channel's id (C…, from the channel's details) and invite the bot: /invite @scim-rotator",
+        ),
+    }
+    for group in &config.slack.approver_groups {
+        match api.usergroup_members(group).await {
+            Ok(members) => report.ok(&format!(
+                "Slack approver group {group}: {} member(s)",
+                members.len()
+            )),
+            Err(error) => report.fail(
+                &format!("Slack approver group {group}: {error}"),
+                "check the group id (S…) and that the app has the usergroups:read scope",
+            ),
+        }
+    }
+    if config.slack.mode == SlackMode::Socket && config.slack.app_token.is_none() {
+        report.fail(
+            "Socket Mode needs slack.app_token",
+            "create an app-level token (xapp-…) with connections:write",
+        );
+    }
+
+    let probe = crate::http::client(Duration::from_secs(10));
+    for connection in &config.connections {
+        let name = &connection.name;
+        let graph = GraphClient::new(crate::app::graph_settings(connection), check_policy());
+        match graph.discover().await {
+            Ok((sp, job)) => report.ok(&format!("[{name}] Entra: signed in; service principal {sp}, provisioning job {job}")),
+            Err(error) => report.fail(
+                &format!("[{name}] Entra: {error}"),
+                "check azure_tenant_id, azure_client_id and the credential; grant Application.ReadWrite.OwnedBy (bot app as owner of the AWS enterprise app) or Synchronization.ReadWrite.All",
+            ),
+        }
+        match graph.get_job().await {
+            Ok(job) => match job.credential_problem() {
+                None => report.ok(&format!(
+                    "[{name}] Entra provisioning job status: {}",
+                    job.status.as_str()
+                )),
+                Some(problem) => report.fail(
+                    &format!(
+                        "[{name}] Entra provisioning job is failing to authenticate: {problem}"
+                    ),
+                    "rotate the token now: /scim rotate in Slack",
+                ),
+            },
+            Err(error) => report.fail(
+                &format!("[{name}] reading the provisioning job: {error}"),
+                "see the Entra line above",
+            ),
+        }
+        // Without a token, a live SCIM endpoint answers 401: that proves the URL is right.
+        let url = format!(
+            "{}/ServiceProviderConfig",
+            connection.scim_url.as_str().trim_end_matches('/')
+        );
+        match probe.get(&url).send().await {
+            Ok(response) if response.status().as_u16() == 401 || response.status().is_success() => {
+                report.ok(&format!("[{name}] AWS SCIM endpoint answers at {}", connection.scim_url))
+            }
+            Ok(response) => report.fail(
+                &format!("[{name}] AWS SCIM endpoint answered HTTP {}", response.status().as_u16()),
+                "copy the SCIM endpoint from IAM Identity Center → Settings → Automatic provisioning",
+            ),
+            Err(_) => report.fail(
+                &format!("[{name}] AWS SCIM endpoint {} cannot be reached", connection.scim_url),
+                "check scim_url and that this host can reach scim.<region>.amazonaws.com over HTTPS",
+            ),
+        }
+    }
+    if report.failures == 0 {
+        println!("All checks passed.");
+        Ok(Exit::Ok)
+    } else {
+        Ok(Exit::Failed(format!("{} check(s) failed", report.failures)))
+    }
+}

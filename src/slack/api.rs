@@ -1,0 +1,231 @@
+//! The Slack Web API calls the bot makes, over slack-morphism's client.
+//!
+//! Two things differ from slack-morphism's defaults: the base URL is `slack.api_url` and may
+//! be plain `http://` (GovSlack proxies, local fakes), so the connector allows http; and its
+//! errors are turned into [`SlackApiError`], which keeps the method and Slack's error code
+//! but drops response bodies (slack-morphism's own error texts include them).
+
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many times a call answered with HTTP 429 is retried (after `Retry-After`).
+const RATE_LIMIT_RETRIES: usize = 3;
+
+pub type Connector = SlackClientHyperConnector<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+>;
+
+/// A failed Slack call, without any request or response body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlackApiError {
+    #[error("Slack {method} answered {code}")]
+    Api { method: &'static str, code: String },
+    #[error("Slack {method} is rate limited (retry after {retry_after:?})")]
+    RateLimited {
+        method: &'static str,
+        retry_after: Option<Duration>,
+    },
+    #[error("Slack {method} failed with HTTP {status}")]
+    Http { method: &'static str, status: u16 },
+    #[error("Slack {method} could not be reached or answered something unreadable")]
+    Transport { method: &'static str },
+}
+
+impl SlackApiError {
+    fn from_client(method: &'static str, error: SlackClientError) -> Self {
+        // Log the kind only: the error's Display/Debug carry the response body.
+        match error {
+            SlackClientError::ApiError(e) => SlackApiError::Api {
+                method,
+                code: e.code,
+            },
+            SlackClientError::RateLimitError(e) => SlackApiError::RateLimited {
+                method,
+                retry_after: e.retry_after,
+            },
+            SlackClientError::HttpError(e) => SlackApiError::Http {
+                method,
+                status: e.status_code.as_u16(),
+            },
+            _ => SlackApiError::Transport { method },
+        }
+    }
+
+    /// Slack's error code (`channel_not_found`, `invalid_auth`, …) when it gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SlackApiError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The bot's Slack Web API client.
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackClient<Connector>>,
+    token: Arc<SlackApiToken>,
+}
+
+/// Who the bot is, from `auth.test`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BotIdentity {
+    pub user_id: String,
+    pub team: String,
+}
+
+impl SlackApi {
+    /// A client for `api_url` (e.g. `https://slack.com/api`) authenticated with `bot_token`.
+    /// Fails only when the system's root certificates cannot be loaded.
+    pub fn new(api_url: &url::Url, bot_token: &SecretString) -> std::io::Result<Self> {
+        crate::http::install_crypto_provider();
+        let https_or_http = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(https_or_http)
+            .with_slack_api_url(api_url.as_str().trim_end_matches('/'))
+            .with_rate_control(
+                SlackApiRateControlConfig::new().with_max_retries(RATE_LIMIT_RETRIES),
+            );
+        Ok(SlackApi {
+            client: Arc::new(SlackClient::new(connector)),
+            token: Arc::new(SlackApiToken::new(SlackApiTokenValue(
+                bot_token.expose_secret().to_owned(),
+            ))),
+        })
+    }
+
+    pub fn client(&self) -> &Arc<SlackClient<Connector>> {
+        &self.client
+    }
+
+    /// Posts a message (in `thread_ts`'s thread when given); returns its `ts`.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: String,
+        blocks: Vec<SlackBlock>,
+    ) -> Result<String, SlackApiError> {
+        let request = SlackApiChatPostMessageRequest::new(
+            channel.into(),
+            SlackMessageContent::new()
+                .with_text(text)
+                .with_blocks(blocks),
+        )
+        .opt_thread_ts(thread_ts.map(Into::into));
+        let response = self
+            .session()
+            .chat_post_message(&request)
+            .await
+            .map_err(|e| SlackApiError::from_client("chat.postMessage", e))?;
+        Ok(response.ts.0)
+    }
+
+    /// Replaces a message's content.
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: String,
+        blocks: Vec<SlackBlock>,
+    ) -> Result<(), SlackApiError> {
+        let request = SlackApiChatUpdateRequest::new(
+            channel.into(),
+            SlackMessageContent::new()
+                .with_text(text)
+                .with_blocks(blocks),
+            ts.into(),
+        );
+        self.session()
+            .chat_update(&request)
+            .await
+            .map_err(|e| SlackApiError::from_client("chat.update", e))?;
+        Ok(())
+    }
+
+    /// A message only `user` sees.
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        thread_ts: Option<&str>,
+        text: String,
+    ) -> Result<(), SlackApiError> {
+        let request = SlackApiChatPostEphemeralRequest::new(
+            channel.into(),
+            user.into(),
+            SlackMessageContent::new().with_text(text),
+        )
+        .opt_thread_ts(thread_ts.map(Into::into));
+        self.session()
+            .chat_post_ephemeral(&request)
+            .await
+            .map_err(|e| SlackApiError::from_client("chat.postEphemeral", e))?;
+        Ok(())
+    }
+
+    /// Opens a modal for the user whose click produced `trigger_id` (valid 3 s, once).
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), SlackApiError> {
+        let request = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
+        self.session()
+            .views_open(&request)
+            .await
+            .map_err(|e| SlackApiError::from_client("views.open", e))?;
+        Ok(())
+    }
+
+    /// Publishes `user`'s App Home tab.
+    pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), SlackApiError> {
+        let request = SlackApiViewsPublishRequest::new(user.into(), view);
+        self.session()
+            .views_publish(&request)
+            .await
+            .map_err(|e| SlackApiError::from_client("views.publish", e))?;
+        Ok(())
+    }
+
+    /// Members of a user group.
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackApiError> {
+        let request = SlackApiUserGroupsUsersListRequest::new(group.into());
+        let response = self
+            .session()
+            .usergroups_users_list(&request)
+            .await
+            .map_err(|e| SlackApiError::from_client("usergroups.users.list", e))?;
+        Ok(response.users.into_iter().map(|u| u.0).collect())
+    }
+
+    /// Who the bot token belongs to (`check-config`).
+    pub async fn auth_test(&self) -> Result<BotIdentity, SlackApiError> {
+        let response = self
+            .session()
+            .auth_test()
+            .await
+            .map_err(|e| SlackApiError::from_client("auth.test", e))?;
+        Ok(BotIdentity {
+            user_id: response.user_id.0,
+            team: response.team,
+        })
+    }
+
+    /// Whether the bot can see `channel` (`check-config`): its name.
+    pub async fn channel_name(&self, channel: &str) -> Result<Option<String>, SlackApiError> {
+        let request = SlackApiConversationsInfoRequest::new(channel.into());
+        let response = self
+            .session()
+            .conversations_info(&request)
+            .await
+            .map_err(|e| SlackApiError::from_client("conversations.info", e))?;
+        Ok(response.channel.name)
+    }
+
+    fn session(&self) -> SlackClientSession<'_, Connector> {
+        self.client.open_session(&self.token)
+    }
+}

@@ -1,0 +1,226 @@
+//! Slack interaction payloads turned into typed requests (pure: no I/O).
+//!
+//! The token typed into the modal is parsed into a [`ScimToken`] here, at the earliest
+//! point, and the payload is dropped right after: nothing downstream sees the raw value.
+
+use crate::rotation::RotationId;
+use crate::secret::ScimToken;
+use crate::slack::ids;
+use chrono::NaiveDate;
+use slack_morphism::prelude::*;
+use std::collections::HashMap;
+
+/// A button click, with what the bot needs to answer it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Click {
+    pub user: String,
+    pub action: Button,
+    pub trigger_id: String,
+    /// Channel and message the button was on (absent for buttons in modals or App Home).
+    pub channel: Option<String>,
+    pub message_ts: Option<String>,
+    /// The thread the message belongs to (the message itself when it is top-level).
+    pub thread_ts: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Button {
+    StartRotation(String),
+    Approve(RotationId),
+    Reject(RotationId),
+    Cancel(RotationId),
+    EnterToken(RotationId),
+    ConfirmDeleted(RotationId),
+    Retry(RotationId),
+}
+
+/// The token modal, submitted.
+#[derive(Debug)]
+pub struct TokenSubmission {
+    pub user: String,
+    pub rotation: RotationId,
+    pub token: ScimToken,
+    pub token_id: Option<String>,
+    pub expires: Option<NaiveDate>,
+}
+
+/// The register modal, submitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub user: String,
+    pub connection: String,
+    pub token_id: String,
+    pub created: NaiveDate,
+}
+
+#[derive(Debug)]
+pub enum Interaction {
+    Click(Click),
+    SubmitToken(TokenSubmission),
+    Register(Registration),
+    /// Bad input in a modal: errors by block id, shown inline by Slack.
+    InvalidSubmission(HashMap<String, String>),
+    /// Something the bot does not act on (a view closed, an unknown action).
+    Ignored(&'static str),
+}
+
+/// Parses one interaction payload.
+pub fn parse(event: SlackInteractionEvent) -> Interaction {
+    match event {
+        SlackInteractionEvent::BlockActions(event) => parse_click(event),
+        SlackInteractionEvent::ViewSubmission(event) => parse_submission(event),
+        _ => Interaction::Ignored("interaction type not used by this app"),
+    }
+}
+
+fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
+    let Some(user) = event.user.map(|u| u.id.0) else {
+        return Interaction::Ignored("click without a user");
+    };
+    let Some(action) = event.actions.unwrap_or_default().into_iter().next() else {
+        return Interaction::Ignored("click without an action");
+    };
+    let value = action.value.unwrap_or_default();
+    let rotation = || value.trim().parse::<i64>().ok().map(RotationId);
+    let button = match action.action_id.0.as_str() {
+        ids::START_ROTATION if !value.trim().is_empty() => {
+            Some(Button::StartRotation(value.trim().to_owned()))
+        }
+        ids::APPROVE => rotation().map(Button::Approve),
+        ids::REJECT => rotation().map(Button::Reject),
+        ids::CANCEL => rotation().map(Button::Cancel),
+        ids::ENTER_TOKEN => rotation().map(Button::EnterToken),
+        ids::CONFIRM_DELETED => rotation().map(Button::ConfirmDeleted),
+        ids::RETRY => rotation().map(Button::Retry),
+        _ => None,
+    };
+    let Some(button) = button else {
+        return Interaction::Ignored("unknown action or malformed value");
+    };
+    let (channel, message_ts) = match &event.container {
+        SlackInteractionActionContainer::Message(m) => (
+            m.channel_id.as_ref().map(|c| c.0.clone()),
+            Some(m.message_ts.0.clone()),
+        ),
+        _ => (None, None),
+    };
+    let channel = channel.or_else(|| event.channel.map(|c| c.id.0));
+    let thread_ts = event
+        .message
+        .as_ref()
+        .and_then(|m| m.origin.thread_ts.as_ref().map(|t| t.0.clone()))
+        .or_else(|| message_ts.clone());
+    Interaction::Click(Click {
+        user,
+        action: button,
+        trigger_id: event.trigger_id.0,
+        channel,
+        message_ts,
+        thread_ts,
+    })
+}
+
+fn parse_submission(event: SlackInteractionViewSubmissionEvent) -> Interaction {
+    let user = event.user.id.0;
+    let (callback_id, metadata) = match &event.view.view {
+        SlackView::Modal(modal) => (
+            modal
+                .callback_id
+                .as_ref()
+                .map(|c| c.0.clone())
+                .unwrap_or_default(),
+            modal.private_metadata.clone().unwrap_or_default(),
+        ),
+        SlackView::Home(_) => return Interaction::Ignored("submission from the home tab"),
+    };
+    let values = event
+        .view
+        .state_params
+        .state
+        .map(|s| s.values)
+        .unwrap_or_default();
+    let field = |block: &str| -> Option<&SlackViewStateValue> {
+        values
+            .get(&SlackBlockId(block.to_owned()))
+            .and_then(|actions| actions.get(&SlackActionId(ids::VALUE.to_owned())))
+    };
+    let text = |block: &str| {
+        field(block)
+            .and_then(|v| v.value.as_deref())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let date = |block: &str| {
+        field(block)
+            .and_then(|v| v.selected_date.as_deref())
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    };
+
+    match callback_id.as_str() {
+        ids::SUBMIT_TOKEN => {
+            let Ok(rotation) = metadata.trim().parse::<i64>().map(RotationId) else {
+                return Interaction::Ignored("token modal without its rotation");
+            };
+            let raw = field(ids::TOKEN_BLOCK)
+                .and_then(|v| v.value.as_deref())
+                .unwrap_or("");
+            let mut errors = HashMap::new();
+            let token = match ScimToken::parse(raw) {
+                Ok(token) => Some(token),
+                Err(reason) => {
+                    errors.insert(ids::TOKEN_BLOCK.to_owned(), reason.to_string());
+                    None
+                }
+            };
+            let token_id = text(ids::TOKEN_ID_BLOCK).map(str::to_owned);
+            if token_id
+                .as_deref()
+                .is_some_and(|id| id.chars().any(char::is_whitespace) || id.len() > 200)
+            {
+                errors.insert(
+                    ids::TOKEN_ID_BLOCK.to_owned(),
+                    "A token id is one word, as the AWS console shows it.".to_owned(),
+                );
+            }
+            match token {
+                Some(token) if errors.is_empty() => Interaction::SubmitToken(TokenSubmission {
+                    user,
+                    rotation,
+                    token,
+                    token_id,
+                    expires: date(ids::EXPIRES_BLOCK),
+                }),
+                _ => Interaction::InvalidSubmission(errors),
+            }
+        }
+        ids::REGISTER_TOKEN => {
+            let mut errors = HashMap::new();
+            let token_id = text(ids::TOKEN_ID_BLOCK).map(str::to_owned);
+            if token_id.is_none() {
+                errors.insert(
+                    ids::TOKEN_ID_BLOCK.to_owned(),
+                    "Enter the token id the AWS console shows.".to_owned(),
+                );
+            }
+            let created = date(ids::CREATED_BLOCK);
+            if created.is_none() {
+                errors.insert(
+                    ids::CREATED_BLOCK.to_owned(),
+                    "Pick the date the token was created.".to_owned(),
+                );
+            }
+            match (token_id, created) {
+                (Some(token_id), Some(created)) if errors.is_empty() => {
+                    Interaction::Register(Registration {
+                        user,
+                        connection: metadata,
+                        token_id,
+                        created,
+                    })
+                }
+                _ => Interaction::InvalidSubmission(errors),
+            }
+        }
+        _ => Interaction::Ignored("unknown modal"),
+    }
+}

@@ -1,0 +1,191 @@
+//! Keeps each rotation's thread in step with its state: one message per step, posted when
+//! the step appears and updated in place (`chat.update`) as it completes.
+//!
+//! It runs as one task reading the engine's notices, so posts for a rotation never race,
+//! and it renders from the store (not from the notice), so a missed notice is repaired by the
+//! next one. A message whose rendering did not change is not sent again.
+
+use super::api::SlackApi;
+use super::approvers::ApproverDirectory;
+use super::render::{self, Approvers, ConnectionInfo, Message};
+use crate::engine::{Engine, Notice};
+use crate::rotation::{Rotation, RotationId, RotationState};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+
+/// The steps of a rotation thread, in the order they appear.
+pub const STEPS: [&str; 5] = ["approval", "new_token", "checks", "delete_old", "summary"];
+
+pub struct Presenter {
+    engine: Arc<Engine>,
+    api: SlackApi,
+    approvers: Arc<ApproverDirectory>,
+    channel: String,
+    allow_self_approval: bool,
+    /// What each step message last showed, to skip updates that change nothing.
+    shown: HashMap<(RotationId, &'static str), String>,
+}
+
+impl Presenter {
+    pub fn new(
+        engine: Arc<Engine>,
+        api: SlackApi,
+        approvers: Arc<ApproverDirectory>,
+        channel: String,
+        allow_self_approval: bool,
+    ) -> Self {
+        Presenter {
+            engine,
+            api,
+            approvers,
+            channel,
+            allow_self_approval,
+            shown: HashMap::new(),
+        }
+    }
+
+    /// Presents every rotation that is not finished (at start-up: a notice may have been lost
+    /// in a crash), then follows the engine's notices until it shuts down.
+    pub async fn run(mut self, mut notices: tokio::sync::broadcast::Receiver<Notice>) {
+        self.present_open().await;
+        loop {
+            match notices.recv().await {
+                Ok(notice) => self.present(notice.rotation).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "presenter fell behind; re-presenting open rotations"
+                    );
+                    self.present_open().await;
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn present_open(&mut self) {
+        let open: Vec<RotationState> = RotationState::ALL
+            .into_iter()
+            .filter(|s| !s.is_terminal())
+            .collect();
+        match self.engine.store().rotations_in_states(&open) {
+            Ok(rotations) => {
+                for rotation in rotations {
+                    self.present(rotation.id).await;
+                }
+            }
+            Err(error) => tracing::error!(error = %error, "cannot list open rotations"),
+        }
+    }
+
+    /// Posts or updates every visible step message of rotation `id`.
+    pub async fn present(&mut self, id: RotationId) {
+        let rotation = match self.engine.store().get_rotation(id) {
+            Ok(Some(rotation)) => rotation,
+            Ok(None) => return,
+            Err(error) => return tracing::error!(error = %error, "cannot read rotation"),
+        };
+        for (step, message) in self.render(&rotation) {
+            if let Err(error) = self.show(&rotation, step, message).await {
+                tracing::warn!(rotation = %id, step, error = %error, "cannot show a rotation step");
+                return;
+            }
+        }
+    }
+
+    fn render(&self, r: &Rotation) -> Vec<(&'static str, Message)> {
+        let Some(connection) = self.engine.connection(&r.connection) else {
+            return Vec::new();
+        };
+        let conn = ConnectionInfo {
+            name: &connection.name,
+            aws_region: &connection.aws_region,
+        };
+        let now = self.engine.now();
+        let users = self.approvers.users();
+        let approvers = Approvers {
+            users: &users,
+            groups: self.approvers.groups(),
+            allow_self_approval: self.allow_self_approval,
+        };
+        let old = self
+            .engine
+            .store()
+            .list_tokens(true)
+            .ok()
+            .and_then(|tokens| {
+                tokens.into_iter().find(|t| {
+                    t.connection == r.connection
+                        && t.token_id.is_some()
+                        && t.token_id == r.old_token_id
+                })
+            });
+        let mut steps = vec![("approval", render::approval_step(r, &conn, &approvers, now))];
+        if r.approved_by.is_some() {
+            steps.push((
+                "new_token",
+                render::new_token_step(r, &conn, old.as_ref(), now),
+            ));
+        }
+        if r.new_token_fingerprint.is_some() {
+            steps.push(("checks", render::checks_step(r, now)));
+        }
+        if r.checks.verified {
+            steps.push(("delete_old", render::delete_old_step(r, &conn, now)));
+        }
+        if r.state == RotationState::Completed {
+            steps.push(("summary", render::completion_summary(r, now)));
+        }
+        steps
+    }
+
+    async fn show(
+        &mut self,
+        r: &Rotation,
+        step: &'static str,
+        message: Message,
+    ) -> Result<(), String> {
+        let fingerprint = serde_json::to_string(&message).map_err(|e| e.to_string())?;
+        let key = (r.id, step);
+        let store = self.engine.store();
+        match store
+            .rotation_message(r.id, step)
+            .map_err(|e| e.to_string())?
+        {
+            Some((channel, ts)) => {
+                if self.shown.get(&key) == Some(&fingerprint) {
+                    return Ok(());
+                }
+                self.api
+                    .update_message(&channel, &ts, message.text, message.blocks)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            None => {
+                let channel = r.channel.clone().unwrap_or_else(|| self.channel.clone());
+                let thread = store
+                    .get_rotation(r.id)
+                    .ok()
+                    .flatten()
+                    .and_then(|fresh| fresh.thread_ts);
+                let ts = self
+                    .api
+                    .post_message(&channel, thread.as_deref(), message.text, message.blocks)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                store
+                    .set_rotation_message(r.id, step, &channel, &ts)
+                    .map_err(|e| e.to_string())?;
+                if thread.is_none() {
+                    // The first step message starts the thread the others reply in.
+                    store
+                        .set_rotation_thread(r.id, &channel, &ts)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        self.shown.insert(key, fingerprint);
+        Ok(())
+    }
+}

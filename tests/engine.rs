@@ -1,0 +1,379 @@
+//! The engine against the local fakes of AWS SCIM, Microsoft login and Graph.
+
+mod support;
+
+use scim_rotator::engine::Outcome;
+use scim_rotator::rotation::{Command, RotationState};
+use scim_rotator::sandbox::{Fault, Route};
+use support::*;
+
+#[tokio::test]
+async fn happy_path_rotates_the_token_end_to_end() {
+    let env = TestEnv::start().await;
+    let old = env.sandbox.current_token.clone();
+    let rotation = env.approved_rotation().await;
+    assert_eq!(rotation.old_token_id.as_deref(), Some(old.id.as_str()));
+
+    let new = env.generate_token();
+    let submitted = env.submit(rotation.id, &new.secret, Some(&new.id)).await;
+    assert!(matches!(submitted, Outcome::Changed(ref r) if r.state == RotationState::Checking));
+    let checked = env
+        .wait_for(rotation.id, RotationState::AwaitingOldTokenDeletion)
+        .await;
+    assert!(
+        checked.checks.aws_ok
+            && checked.checks.entra_test_ok
+            && checked.checks.saved
+            && checked.checks.verified
+    );
+    assert!(
+        !checked.checks.resumed,
+        "the job was active: nothing to resume"
+    );
+    assert_eq!(
+        env.sandbox.microsoft.saved_token_fingerprint(),
+        Some(new.fingerprint())
+    );
+
+    // The lead deletes the old token in the console and confirms.
+    env.sandbox
+        .aws
+        .delete_token(&env.sandbox.aws_tenant, &old.id)
+        .unwrap();
+    let done = env
+        .engine
+        .apply(rotation.id, Command::ConfirmOldTokenDeleted, &lead())
+        .await
+        .unwrap();
+    assert!(matches!(done, Outcome::Changed(ref r) if r.state == RotationState::Completed));
+    assert!(env.engine.drain(DEADLINE).await);
+
+    let current = env.store.current_token(CONNECTION).unwrap().unwrap();
+    assert_eq!(current.token_id.as_deref(), Some(new.id.as_str()));
+    assert_eq!(
+        current.expires_at,
+        Some(env.clock_now() + chrono::Duration::days(365))
+    );
+    assert_eq!(
+        current.fingerprint,
+        Some(new.fingerprint().as_str().to_owned())
+    );
+    assert_eq!(
+        env.audit_actions(),
+        [
+            "token_registered",
+            "rotation_requested",
+            "approved",
+            "token_submitted",
+            "aws_probe_passed",
+            "entra_test_passed",
+            "token_saved",
+            "saved_token_verified",
+            "old_token_deletion_confirmed",
+            "post_deletion_check_passed",
+        ]
+    );
+    let confirmed = env
+        .store
+        .audit_records(&Default::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.action == "old_token_deletion_confirmed")
+        .unwrap();
+    assert_eq!(confirmed.actor, LEAD);
+    assert_eq!(confirmed.details["old_token_id"], old.id.as_str());
+    assert_eq!(env.store.verify_audit().unwrap(), Ok(10));
+}
+
+#[tokio::test]
+async fn aws_401_returns_the_rotation_for_a_new_token_without_calling_entra() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    env.submit(rotation.id, "this-is-not-a-real-token-0123456789", None)
+        .await;
+    let back = env
+        .wait_for(rotation.id, RotationState::AwaitingNewToken)
+        .await;
+    assert_eq!(
+        back.last_error.as_deref(),
+        Some("AWS rejected this token (or the SCIM endpoint's tenant id is wrong)")
+    );
+    assert_eq!(
+        env.sandbox.microsoft.count("POST", "/validateCredentials"),
+        0
+    );
+    assert_eq!(env.sandbox.microsoft.count("PUT", "/secrets"), 0);
+}
+
+#[tokio::test]
+async fn entra_validation_failure_never_saves_the_token() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    env.sandbox.microsoft.set_aws_reachable(false);
+    let new = env.generate_token();
+    env.submit(rotation.id, &new.secret, None).await;
+    let back = env
+        .wait_for(rotation.id, RotationState::AwaitingNewToken)
+        .await;
+    assert!(back.checks.aws_ok);
+    assert!(
+        back.last_error
+            .unwrap()
+            .contains("could not reach the AWS SCIM endpoint")
+    );
+    assert_eq!(
+        env.sandbox.microsoft.count("POST", "/validateCredentials"),
+        1
+    );
+    assert_eq!(
+        env.sandbox.microsoft.count("PUT", "/secrets"),
+        0,
+        "no PUT after a failed test"
+    );
+    assert_eq!(
+        env.sandbox.microsoft.saved_token_fingerprint(),
+        Some(env.sandbox.current_token.fingerprint())
+    );
+}
+
+#[tokio::test]
+async fn throttling_with_retry_after_is_waited_out() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    env.sandbox.microsoft.faults().push(
+        Route::ValidateCredentials,
+        Fault::Status {
+            code: 429,
+            retry_after: Some(1),
+            times: 1,
+        },
+    );
+    let new = env.generate_token();
+    let began = std::time::Instant::now();
+    env.submit(rotation.id, &new.secret, None).await;
+    env.wait_for(rotation.id, RotationState::AwaitingOldTokenDeletion)
+        .await;
+    assert!(
+        began.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    // One 429, one success for the new token, one for the saved credentials.
+    assert_eq!(
+        env.sandbox.microsoft.count("POST", "/validateCredentials"),
+        3
+    );
+}
+
+#[tokio::test]
+async fn repeated_server_errors_give_up_within_the_retry_budget() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    env.sandbox.microsoft.faults().push(
+        Route::ValidateCredentials,
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+            times: usize::MAX,
+        },
+    );
+    let new = env.generate_token();
+    env.submit(rotation.id, &new.secret, None).await;
+    let back = env
+        .wait_for(rotation.id, RotationState::AwaitingNewToken)
+        .await;
+    let reason = back.last_error.unwrap();
+    assert!(
+        reason.contains("attempt"),
+        "says how often it tried: {reason}"
+    );
+    assert!(reason.contains("500"), "names the status: {reason}");
+    assert!(env.sandbox.microsoft.count("POST", "/validateCredentials") > 1);
+    assert_eq!(env.sandbox.microsoft.count("PUT", "/secrets"), 0);
+}
+
+#[tokio::test]
+async fn a_hung_endpoint_hits_the_request_timeout() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    for _ in 0..10 {
+        env.sandbox
+            .aws
+            .faults()
+            .push(Route::ScimServiceProviderConfig, Fault::Hang);
+    }
+    let new = env.generate_token();
+    env.submit(rotation.id, &new.secret, None).await;
+    let back = env
+        .wait_for(rotation.id, RotationState::AwaitingNewToken)
+        .await;
+    let reason = back.last_error.unwrap();
+    assert!(reason.contains("did not answer"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_failed_save_needs_attention() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    env.sandbox.microsoft.faults().push(
+        Route::PutSecrets,
+        Fault::Status {
+            code: 400,
+            retry_after: None,
+            times: 1,
+        },
+    );
+    let new = env.generate_token();
+    env.submit(rotation.id, &new.secret, None).await;
+    let failed = env
+        .wait_for(rotation.id, RotationState::NeedsAttention)
+        .await;
+    assert!(failed.checks.entra_test_ok && !failed.checks.saved);
+    assert!(failed.last_error.is_some());
+    // An approver can start over with a new token.
+    let retried = env
+        .engine
+        .apply(rotation.id, Command::Retry, &lead())
+        .await
+        .unwrap();
+    assert!(
+        matches!(retried, Outcome::Changed(ref r) if r.state == RotationState::AwaitingNewToken)
+    );
+}
+
+#[tokio::test]
+async fn a_quarantined_job_is_started_once() {
+    let env = TestEnv::start().await;
+    // The old token expired in the model's eyes: Entra quarantines the job.
+    env.sandbox.microsoft.quarantine_now();
+    let rotation = env.approved_rotation().await;
+    let new = env.generate_token();
+    env.submit(rotation.id, &new.secret, None).await;
+    let verified = env
+        .wait_for(rotation.id, RotationState::AwaitingOldTokenDeletion)
+        .await;
+    assert!(verified.checks.resumed);
+    assert_eq!(env.sandbox.microsoft.count("POST", "/start"), 1);
+    assert_eq!(env.sandbox.microsoft.job_status().as_str(), "Active");
+}
+
+#[tokio::test]
+async fn a_restart_while_saving_asks_for_the_token_again() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    env.sandbox
+        .microsoft
+        .faults()
+        .push(Route::PutSecrets, Fault::Hang);
+    let new = env.generate_token();
+    env.submit(rotation.id, &new.secret, None).await;
+    env.wait_for(rotation.id, RotationState::Saving).await;
+
+    // The process dies here; a new one starts on the same database.
+    let restarted = env.restarted();
+    assert_eq!(restarted.recover().await.unwrap(), 1);
+    let back = env
+        .wait_for(rotation.id, RotationState::AwaitingNewToken)
+        .await;
+    assert!(back.last_error.unwrap().contains("enter it again"));
+    let recovered = env
+        .store
+        .audit_records(&Default::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.action == "recovered_after_restart")
+        .unwrap();
+    assert_eq!(recovered.actor, "system");
+    assert_eq!(recovered.details["from_state"], "Saving");
+}
+
+#[tokio::test]
+async fn two_concurrent_approvals_make_one_transition_and_one_audit_record() {
+    let env = TestEnv::start().await;
+    let Outcome::Changed(rotation) = env
+        .engine
+        .start(CONNECTION, &member(), None, None)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    let (lead, other) = (lead(), other_lead());
+    let (first, second) = tokio::join!(
+        env.engine.apply(rotation.id, Command::Approve, &lead),
+        env.engine.apply(rotation.id, Command::Approve, &other),
+    );
+    let outcomes = [first.unwrap(), second.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Changed(_)))
+            .count(),
+        1
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::AlreadyDone(_)))
+            .count(),
+        1
+    );
+    assert_eq!(
+        env.audit_actions()
+            .iter()
+            .filter(|a| *a == "approved")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_double_click_changes_nothing_twice() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    let again = env
+        .engine
+        .apply(rotation.id, Command::Approve, &lead())
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Outcome::AlreadyDone(
+            "This step is done: the rotation is now waiting for the new token.".to_owned()
+        )
+    );
+    let started_again = env
+        .engine
+        .start(CONNECTION, &member(), None, None)
+        .await
+        .unwrap();
+    assert!(matches!(started_again, Outcome::Refused(ref t) if t.contains("already in progress")));
+    assert_eq!(env.audit_actions().len(), 3);
+}
+
+#[tokio::test]
+async fn deleting_the_wrong_token_is_caught_at_once() {
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+    let new = env.generate_token();
+    env.submit(rotation.id, &new.secret, Some(&new.id)).await;
+    env.wait_for(rotation.id, RotationState::AwaitingOldTokenDeletion)
+        .await;
+    // The lead deletes the NEW token by mistake.
+    env.sandbox
+        .aws
+        .delete_token(&env.sandbox.aws_tenant, &new.id)
+        .unwrap();
+    env.engine
+        .apply(rotation.id, Command::ConfirmOldTokenDeleted, &lead())
+        .await
+        .unwrap();
+    let broken = env
+        .wait_for(rotation.id, RotationState::NeedsAttention)
+        .await;
+    assert!(
+        broken
+            .last_error
+            .unwrap()
+            .contains("may have been the new one")
+    );
+}

@@ -1,0 +1,111 @@
+//! The SCIM token must appear nowhere but in the requests that carry it: not in any log line
+//! (at trace, everything enabled), not in the database file, not in any error text.
+
+mod support;
+
+use scim_rotator::rotation::{Command, RotationState};
+use scim_rotator::telemetry::{self, LogFormat};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use support::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn the_token_appears_in_no_log_database_or_error() {
+    let logs = Capture::default();
+    // RUST_LOG=trace, as an operator debugging the bot would set it.
+    telemetry::install(
+        telemetry::filter(Some("trace"), 0),
+        LogFormat::Json,
+        logs.clone(),
+    );
+
+    let env = TestEnv::start().await;
+    let rotation = env.approved_rotation().await;
+
+    // First a token AWS does not know (a typo), then the real one.
+    let typo = "tYpOtOkEn-0000000000000000000000000000000000000000";
+    env.submit(rotation.id, typo, None).await;
+    let rejected = env
+        .wait_for(rotation.id, RotationState::AwaitingNewToken)
+        .await;
+    let new = env.generate_token();
+    env.submit(rotation.id, &new.secret, Some(&new.id)).await;
+    let verified = env
+        .wait_for(rotation.id, RotationState::AwaitingOldTokenDeletion)
+        .await;
+    env.sandbox
+        .aws
+        .delete_token(&env.sandbox.aws_tenant, &env.sandbox.current_token.id)
+        .unwrap();
+    env.engine
+        .apply(rotation.id, Command::ConfirmOldTokenDeleted, &lead())
+        .await
+        .unwrap();
+    assert!(env.engine.drain(DEADLINE).await);
+
+    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log_text.contains("rotation changed"),
+        "logs were captured at all"
+    );
+    assert!(
+        log_text.contains(new.fingerprint().as_str()),
+        "the fingerprint is logged instead"
+    );
+
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(env.dir.path()).unwrap() {
+        files.push(std::fs::read(entry.unwrap().path()).unwrap()); // bot.db, -wal, -shm
+    }
+    let errors: Vec<String> = [rejected.last_error.clone(), verified.last_error.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let audit =
+        serde_json::to_string(&env.store.audit_records(&Default::default()).unwrap()).unwrap();
+    let debug = format!(
+        "{:?} {:?}",
+        env.store.get_rotation(rotation.id).unwrap(),
+        env.store.list_tokens(true).unwrap()
+    );
+
+    for secret in [typo, new.secret.as_str()] {
+        assert!(!log_text.contains(secret), "token in the logs");
+        for bytes in &files {
+            assert!(
+                !contains(bytes, secret.as_bytes()),
+                "token in a database file"
+            );
+        }
+        assert!(
+            !errors.iter().any(|e| e.contains(secret)),
+            "token in an error text"
+        );
+        assert!(!audit.contains(secret), "token in the audit log");
+        assert!(!debug.contains(secret), "token in a Debug print");
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
