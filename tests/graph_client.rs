@@ -622,3 +622,57 @@ async fn the_fake_graph_refuses_wrongly_cased_secret_keys() {
         serde_json::json!([{"key": "BaseAddress", "value": "*"}, {"key": "SecretToken", "value": "*"}])
     );
 }
+
+/// Collects everything a tracing subscriber writes, for inspection.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_token_appears_in_no_log_line() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let world = World::new().await;
+    let client = world.client();
+    let raw = "LoggedNever0".repeat(10);
+    let token = ScimToken::parse(&raw).unwrap();
+    let _ = client
+        .validate_credentials(&world.base_address(), &token)
+        .await;
+    world.sandbox.microsoft.faults().push(
+        Route::PutSecrets,
+        Fault::Status {
+            code: 502,
+            retry_after: None,
+            times: 1,
+        },
+    );
+    client
+        .save_credentials(&world.base_address(), &token)
+        .await
+        .unwrap();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("Graph request"), "debug lines were captured");
+    assert!(text.contains(token.fingerprint().as_str()));
+    assert!(!text.contains("LoggedNever0"), "{text}");
+    let secret = world.sandbox.microsoft.client_secret().unwrap();
+    assert!(!text.contains(&secret), "{text}");
+    assert!(!text.contains("eyJ0eXAi"), "no Graph access token: {text}");
+}

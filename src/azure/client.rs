@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+use tracing::field::Empty;
 use url::Url;
 
 /// Application template id of the AWS IAM Identity Center gallery app (the same in every tenant).
@@ -105,7 +106,7 @@ impl GraphClient {
 
     /// Entra's Test Connection with a new token: passes only when Entra, calling AWS with
     /// it, got in (204).
-    #[tracing::instrument(skip_all, fields(fingerprint = %token.fingerprint()))]
+    #[tracing::instrument(skip_all, fields(fingerprint = %token.fingerprint(), service_principal_id = Empty, job_id = Empty))]
     pub async fn validate_credentials(
         &self,
         base_address: &str,
@@ -119,7 +120,7 @@ impl GraphClient {
     }
 
     /// Entra's Test Connection with the credentials it has saved (204 passes).
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(service_principal_id = Empty, job_id = Empty))]
     pub async fn validate_saved_credentials(&self) -> Result<(), GraphError> {
         let body = ValidateBody {
             use_saved_credentials: true,
@@ -129,7 +130,7 @@ impl GraphClient {
     }
 
     async fn validate(&self, body: &ValidateBody<'_>) -> Result<(), GraphError> {
-        let (sp, job) = self.discover().await?;
+        let (sp, job) = self.ids().await?;
         let url = join(
             &self.base,
             &[
@@ -148,13 +149,13 @@ impl GraphClient {
     }
 
     /// Saves the credentials on the enterprise app (`PUT …/synchronization/secrets`, 204).
-    #[tracing::instrument(skip_all, fields(fingerprint = %token.fingerprint()))]
+    #[tracing::instrument(skip_all, fields(fingerprint = %token.fingerprint(), service_principal_id = Empty, job_id = Empty))]
     pub async fn save_credentials(
         &self,
         base_address: &str,
         token: &ScimToken,
     ) -> Result<(), GraphError> {
-        let (sp, _) = self.discover().await?;
+        let (sp, _) = self.ids().await?;
         let url = join(
             &self.base,
             &["servicePrincipals", &sp, "synchronization", "secrets"],
@@ -168,9 +169,9 @@ impl GraphClient {
     }
 
     /// Reads the provisioning job.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(service_principal_id = Empty, job_id = Empty))]
     pub async fn get_job(&self) -> Result<SyncJob, GraphError> {
-        let (sp, job) = self.discover().await?;
+        let (sp, job) = self.ids().await?;
         let url = join(
             &self.base,
             &["servicePrincipals", &sp, "synchronization", "jobs", &job],
@@ -183,9 +184,9 @@ impl GraphClient {
 
     /// Starts the provisioning job. Microsoft asks to call this only on a paused or
     /// quarantined job (see [`super::JobStatus::can_start`]); a quarantine is cleared.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(service_principal_id = Empty, job_id = Empty))]
     pub async fn start_job(&self) -> Result<(), GraphError> {
-        let (sp, job) = self.discover().await?;
+        let (sp, job) = self.ids().await?;
         let url = join(
             &self.base,
             &[
@@ -205,9 +206,18 @@ impl GraphClient {
     /// (service principal id, job id): the configured ones, else found once and remembered.
     /// The service principal is the tenant's only AWS IAM Identity Center app; the job is its
     /// `aWSSingleSignon` job, or its only job.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(graph = %host_label(&self.base)))]
     pub async fn discover(&self) -> Result<(String, String), GraphError> {
         self.ids.get_or_try_init(|| self.find_ids()).await.cloned()
+    }
+
+    /// [`Self::discover`], recording the ids on the caller's span.
+    async fn ids(&self) -> Result<(String, String), GraphError> {
+        let (sp, job) = self.discover().await?;
+        let span = tracing::Span::current();
+        span.record("service_principal_id", sp.as_str());
+        span.record("job_id", job.as_str());
+        Ok((sp, job))
     }
 
     async fn find_ids(&self) -> Result<(String, String), GraphError> {
