@@ -106,8 +106,6 @@ impl ScimProbe {
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let wait = retry_after(response.headers());
-                    let body = read_body(response).await;
                     tracing::debug!(
                         method = "GET",
                         path = url.path(),
@@ -115,7 +113,12 @@ impl ScimProbe {
                         elapsed_ms = sent.elapsed().as_millis() as u64,
                         "AWS SCIM request"
                     );
-                    let body = match body {
+                    if status == 200 {
+                        // The status is the answer; the configuration itself is not needed.
+                        return Ok(());
+                    }
+                    let wait = retry_after(response.headers());
+                    let body = match read_body(response).await {
                         Ok(body) => body,
                         Err(err) => {
                             // The body broke off; the status alone still decides.
@@ -123,9 +126,6 @@ impl ScimProbe {
                             Vec::new()
                         }
                     };
-                    if status == 200 {
-                        return Ok(());
-                    }
                     let detail = short_detail(&body, token);
                     match status {
                         401 => return Err(ProbeError::Unauthorized),

@@ -13,10 +13,12 @@ use crate::retry::{Failure, Retrier, RetryPolicy, retry_after, transport_cause};
 use crate::secret::ScimToken;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
-use secrecy::{ExposeSecret, SecretSlice};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+use tracing::field::Empty;
 use url::Url;
 
 /// Application template id of the AWS IAM Identity Center gallery app (the same in every tenant).
@@ -104,7 +106,7 @@ impl GraphClient {
 
     /// Entra's Test Connection with a new token: passes only when Entra, calling AWS with
     /// it, got in (204).
-    #[tracing::instrument(skip_all, fields(fingerprint = %token.fingerprint()))]
+    #[tracing::instrument(skip_all, fields(fingerprint = %token.fingerprint(), service_principal_id = Empty, job_id = Empty))]
     pub async fn validate_credentials(
         &self,
         base_address: &str,
@@ -118,7 +120,7 @@ impl GraphClient {
     }
 
     /// Entra's Test Connection with the credentials it has saved (204 passes).
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(service_principal_id = Empty, job_id = Empty))]
     pub async fn validate_saved_credentials(&self) -> Result<(), GraphError> {
         let body = ValidateBody {
             use_saved_credentials: true,
@@ -128,7 +130,7 @@ impl GraphClient {
     }
 
     async fn validate(&self, body: &ValidateBody<'_>) -> Result<(), GraphError> {
-        let (sp, job) = self.discover().await?;
+        let (sp, job) = self.ids().await?;
         let url = join(
             &self.base,
             &[
@@ -147,13 +149,13 @@ impl GraphClient {
     }
 
     /// Saves the credentials on the enterprise app (`PUT …/synchronization/secrets`, 204).
-    #[tracing::instrument(skip_all, fields(fingerprint = %token.fingerprint()))]
+    #[tracing::instrument(skip_all, fields(fingerprint = %token.fingerprint(), service_principal_id = Empty, job_id = Empty))]
     pub async fn save_credentials(
         &self,
         base_address: &str,
         token: &ScimToken,
     ) -> Result<(), GraphError> {
-        let (sp, _) = self.discover().await?;
+        let (sp, _) = self.ids().await?;
         let url = join(
             &self.base,
             &["servicePrincipals", &sp, "synchronization", "secrets"],
@@ -167,9 +169,9 @@ impl GraphClient {
     }
 
     /// Reads the provisioning job.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(service_principal_id = Empty, job_id = Empty))]
     pub async fn get_job(&self) -> Result<SyncJob, GraphError> {
-        let (sp, job) = self.discover().await?;
+        let (sp, job) = self.ids().await?;
         let url = join(
             &self.base,
             &["servicePrincipals", &sp, "synchronization", "jobs", &job],
@@ -182,9 +184,9 @@ impl GraphClient {
 
     /// Starts the provisioning job. Microsoft asks to call this only on a paused or
     /// quarantined job (see [`super::JobStatus::can_start`]); a quarantine is cleared.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(service_principal_id = Empty, job_id = Empty))]
     pub async fn start_job(&self) -> Result<(), GraphError> {
-        let (sp, job) = self.discover().await?;
+        let (sp, job) = self.ids().await?;
         let url = join(
             &self.base,
             &[
@@ -204,9 +206,18 @@ impl GraphClient {
     /// (service principal id, job id): the configured ones, else found once and remembered.
     /// The service principal is the tenant's only AWS IAM Identity Center app; the job is its
     /// `aWSSingleSignon` job, or its only job.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(graph = %host_label(&self.base)))]
     pub async fn discover(&self) -> Result<(String, String), GraphError> {
         self.ids.get_or_try_init(|| self.find_ids()).await.cloned()
+    }
+
+    /// [`Self::discover`], recording the ids on the caller's span.
+    async fn ids(&self) -> Result<(String, String), GraphError> {
+        let (sp, job) = self.discover().await?;
+        let span = tracing::Span::current();
+        span.record("service_principal_id", sp.as_str());
+        span.record("job_id", job.as_str());
+        Ok((sp, job))
     }
 
     async fn find_ids(&self) -> Result<(String, String), GraphError> {
@@ -289,114 +300,70 @@ impl GraphClient {
         loop {
             let token = self.tokens.token(&retrier).await?;
             retrier.begin_attempt();
-            let sent = Instant::now();
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.expose_secret())
-                .header(ACCEPT, "application/json");
-            if let Some(body) = body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.expose_secret().to_vec());
-            }
-            let (failure, last) = match request.send().await {
-                Err(err) => {
-                    let cause = transport_cause(&err);
-                    tracing::debug!(method = %method, path = url.path(), error = %cause,
-                        elapsed_ms = sent.elapsed().as_millis() as u64, "Graph request failed");
-                    transport_failure(&err, cause)
-                }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let header_request_id = request_id_header(response.headers());
-                    let wait = retry_after(response.headers());
-                    let read = read_body(response).await;
-                    tracing::debug!(method = %method, path = url.path(), status,
-                        elapsed_ms = sent.elapsed().as_millis() as u64, "Graph request");
-                    let answer = match read {
-                        Ok(answer) => answer,
-                        Err(err) => {
-                            let (failure, last) = transport_failure(&err, transport_cause(&err));
-                            if !retrier.wait_to_retry(failure).await {
-                                return Err(self.gave_up(last, &retrier));
-                            }
-                            continue;
-                        }
-                    };
-                    if status == expect {
-                        return Ok(answer);
-                    }
-                    let parsed = GraphErrorBody::parse(&answer);
-                    let request_id = parsed.request_id.or(header_request_id);
-                    let code = parsed.code;
-                    // Test Connection results are final whatever the status they come with.
-                    match code.as_deref() {
-                        Some(CODE_VALIDATION_FAILURE) => {
-                            return Err(GraphError::TestConnectionFailed { request_id });
-                        }
-                        Some(CODE_VALIDATION_UNAVAILABLE) => {
-                            return Err(GraphError::TargetUnreachable { request_id });
-                        }
-                        _ => {}
-                    }
-                    if status == 401 && !logged_in_again {
+            let (failure, last) = match self.send(&method, &url, body, &token).await {
+                Err(err) => LastFailure::from_transport(&err),
+                Ok(reply) => match judge(reply, expect, &what, !logged_in_again) {
+                    Outcome::Done(answer) => return Ok(answer),
+                    Outcome::Final(err) => return Err(err),
+                    Outcome::LoginAgain => {
                         tracing::debug!("Graph refused the access token; logging in again");
                         self.tokens.forget(&token).await;
                         logged_in_again = true;
                         continue;
                     }
-                    let code_or =
-                        |fallback: &str| code.clone().unwrap_or_else(|| fallback.to_owned());
-                    match status {
-                        401 => {
-                            return Err(GraphError::NotAuthenticated {
-                                service: Service::Graph,
-                                code: code_or("HTTP 401"),
-                                request_id,
-                            });
-                        }
-                        403 => {
-                            return Err(GraphError::PermissionDenied {
-                                code: code_or("HTTP 403"),
-                                request_id,
-                            });
-                        }
-                        404 => return Err(GraphError::NotFound { what, request_id }),
-                        200..=299 => {
-                            return Err(GraphError::UnexpectedAnswer {
-                                service: Service::Graph,
-                                detail: format!("HTTP {status} where {expect} was expected"),
-                            });
-                        }
-                        _ => {}
-                    }
-                    let failure = Failure::Status {
-                        status,
-                        retry_after: wait,
-                    };
-                    if !failure.is_retryable() {
-                        return Err(GraphError::Rejected {
-                            service: Service::Graph,
-                            status,
-                            code,
-                            request_id,
-                        });
-                    }
-                    (
-                        failure,
-                        LastFailure::Answer {
-                            status,
-                            code,
-                            request_id,
-                        },
-                    )
-                }
+                    Outcome::Retry(failure, last) => (failure, last),
+                },
             };
             if !retrier.wait_to_retry(failure).await {
                 return Err(self.gave_up(last, &retrier));
             }
         }
+    }
+
+    /// One attempt: the request, and the whole answer.
+    async fn send(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&SecretSlice<u8>>,
+        token: &SecretString,
+    ) -> Result<Reply, reqwest::Error> {
+        let sent = Instant::now();
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            .bearer_auth(token.expose_secret())
+            .header(ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.expose_secret().to_vec());
+        }
+        let log = |status: Option<u16>, error: Option<&reqwest::Error>| {
+            tracing::debug!(
+                method = %method,
+                path = url.path(),
+                status,
+                error = error.map(transport_cause),
+                elapsed_ms = sent.elapsed().as_millis() as u64,
+                "Graph request"
+            );
+        };
+        let response = request
+            .send()
+            .await
+            .inspect_err(|err| log(None, Some(err)))?;
+        let status = response.status().as_u16();
+        let request_id = request_id_header(response.headers());
+        let wait = retry_after(response.headers());
+        let body = read_body(response).await;
+        log(Some(status), body.as_ref().err());
+        Ok(Reply {
+            status,
+            body: body?,
+            request_id,
+            retry_after: wait,
+        })
     }
 
     fn gave_up(&self, last: LastFailure, retrier: &Retrier) -> GraphError {
@@ -409,13 +376,95 @@ impl GraphClient {
     }
 }
 
-fn transport_failure(err: &reqwest::Error, cause: String) -> (Failure, LastFailure) {
-    let failure = Failure::from_transport(err);
-    let last = match failure {
-        Failure::Timeout => LastFailure::Timeout,
-        _ => LastFailure::Transport { cause },
+/// A Graph answer, read whole.
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+    /// The `request-id` header.
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+/// What one answer means for the call.
+#[derive(Debug)]
+enum Outcome {
+    /// The expected status: here is the body.
+    Done(Vec<u8>),
+    /// Stop with this error.
+    Final(GraphError),
+    /// 401: forget the access token and try once more with a new one.
+    LoginAgain,
+    /// Worth another attempt, if the budget allows.
+    Retry(Failure, LastFailure),
+}
+
+/// Judges one answer to a call expecting `expect`; `what` names the object for a 404.
+/// Pure: the policy of [`GraphClient::call`] without the network.
+fn judge(reply: Reply, expect: u16, what: &str, may_login_again: bool) -> Outcome {
+    let Reply {
+        status,
+        body,
+        request_id: header_request_id,
+        retry_after,
+    } = reply;
+    if status == expect {
+        return Outcome::Done(body);
+    }
+    let parsed = GraphErrorBody::parse(&body);
+    let request_id = parsed.request_id.or(header_request_id);
+    let code = parsed.code;
+    // Test Connection results are final whatever status they come with (it is undocumented).
+    match code.as_deref() {
+        Some(CODE_VALIDATION_FAILURE) => {
+            return Outcome::Final(GraphError::TestConnectionFailed { request_id });
+        }
+        Some(CODE_VALIDATION_UNAVAILABLE) => {
+            return Outcome::Final(GraphError::TargetUnreachable { request_id });
+        }
+        _ => {}
+    }
+    let code_or = |fallback: &str| code.clone().unwrap_or_else(|| fallback.to_owned());
+    let error = match status {
+        401 if may_login_again => return Outcome::LoginAgain,
+        401 => GraphError::NotAuthenticated {
+            service: Service::Graph,
+            code: code_or("HTTP 401"),
+            request_id,
+        },
+        403 => GraphError::PermissionDenied {
+            code: code_or("HTTP 403"),
+            request_id,
+        },
+        404 => GraphError::NotFound {
+            what: what.to_owned(),
+            request_id,
+        },
+        200..=299 => GraphError::UnexpectedAnswer {
+            service: Service::Graph,
+            detail: format!("HTTP {status} where {expect} was expected"),
+        },
+        _ => {
+            let failure = Failure::Status {
+                status,
+                retry_after,
+            };
+            if failure.is_retryable() {
+                let last = LastFailure::Answer {
+                    status,
+                    code,
+                    request_id,
+                };
+                return Outcome::Retry(failure, last);
+            }
+            GraphError::Rejected {
+                service: Service::Graph,
+                status,
+                code,
+                request_id,
+            }
+        }
     };
-    (failure, last)
+    Outcome::Final(error)
 }
 
 /// Graph's `request-id` response header (the same id as in an error body's `innerError`).
@@ -455,6 +504,111 @@ fn unreadable(what: &str, err: &serde_json::Error) -> GraphError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            body: body.as_bytes().to_vec(),
+            request_id: Some("from-header".to_owned()),
+            retry_after: None,
+        }
+    }
+
+    fn graph_body(code: &str) -> String {
+        format!(
+            r#"{{"error":{{"code":"{code}","message":"m","innerError":{{"request-id":"from-body"}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn test_connection_codes_are_final_whatever_the_status() {
+        for status in [400, 409, 500] {
+            let outcome = judge(
+                reply(status, &graph_body(CODE_VALIDATION_FAILURE)),
+                204,
+                "job",
+                true,
+            );
+            assert!(
+                matches!(&outcome, Outcome::Final(GraphError::TestConnectionFailed { request_id: Some(id) }) if id == "from-body"),
+                "{status}: {outcome:?}"
+            );
+        }
+        let outcome = judge(
+            reply(400, &graph_body(CODE_VALIDATION_UNAVAILABLE)),
+            204,
+            "job",
+            true,
+        );
+        assert!(matches!(
+            outcome,
+            Outcome::Final(GraphError::TargetUnreachable { .. })
+        ));
+    }
+
+    #[test]
+    fn a_401_logs_in_again_once() {
+        let body = graph_body("InvalidAuthenticationToken");
+        assert!(matches!(
+            judge(reply(401, &body), 200, "job", true),
+            Outcome::LoginAgain
+        ));
+        assert!(matches!(
+            judge(reply(401, &body), 200, "job", false),
+            Outcome::Final(GraphError::NotAuthenticated {
+                service: Service::Graph,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn server_errors_are_retried_and_client_errors_are_not() {
+        assert!(matches!(
+            judge(reply(503, "<html>"), 200, "job", true),
+            Outcome::Retry(..)
+        ));
+        assert!(matches!(
+            judge(reply(429, ""), 200, "job", true),
+            Outcome::Retry(..)
+        ));
+        let outcome = judge(reply(409, &graph_body("Conflict")), 200, "job", true);
+        assert!(matches!(
+            outcome,
+            Outcome::Final(GraphError::Rejected { status: 409, .. })
+        ));
+    }
+
+    #[test]
+    fn the_body_request_id_wins_over_the_header() {
+        let Outcome::Final(err) = judge(reply(404, &graph_body("NotFound")), 200, "job j", true)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            err.to_string(),
+            "Microsoft Graph found no job j (request-id from-body)"
+        );
+        let Outcome::Final(err) = judge(reply(404, ""), 200, "job j", true) else {
+            panic!()
+        };
+        assert_eq!(
+            err.to_string(),
+            "Microsoft Graph found no job j (request-id from-header)"
+        );
+    }
+
+    #[test]
+    fn a_success_other_than_the_documented_one_is_not_trusted() {
+        assert!(matches!(
+            judge(reply(204, ""), 204, "job", true),
+            Outcome::Done(_)
+        ));
+        assert!(matches!(
+            judge(reply(200, "{}"), 204, "job", true),
+            Outcome::Final(GraphError::UnexpectedAnswer { .. })
+        ));
+    }
 
     #[test]
     fn bodies_use_graphs_exact_key_names() {

@@ -3,7 +3,7 @@
 //! Graph errors are classified by the `error.code` of the body (and the status), never by
 //! `error.message`, whose wording Microsoft changes. No variant holds a token or a body.
 
-use crate::retry::Seconds;
+use crate::retry::{Failure, Seconds, transport_cause};
 use serde::Deserialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -174,6 +174,18 @@ pub(crate) enum LastFailure {
 }
 
 impl LastFailure {
+    /// A transport error, as the retry policy and the final error text see it.
+    pub fn from_transport(err: &reqwest::Error) -> (Failure, LastFailure) {
+        let failure = Failure::from_transport(err);
+        let last = match failure {
+            Failure::Timeout => LastFailure::Timeout,
+            _ => LastFailure::Transport {
+                cause: transport_cause(err),
+            },
+        };
+        (failure, last)
+    }
+
     /// The error for a call that stopped retrying after `attempts` attempts.
     pub fn into_error(
         self,

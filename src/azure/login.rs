@@ -133,65 +133,30 @@ impl TokenProvider {
         }
         loop {
             retrier.begin_attempt();
-            let sent = Instant::now();
-            let result = self
-                .http
-                .post(self.token_url.clone())
-                .form(&form)
-                .send()
-                .await;
-            let (failure, last) = match result {
-                Err(err) => {
-                    let cause = transport_cause(&err);
-                    tracing::debug!(method = "POST", path = self.token_url.path(), error = %cause,
-                        elapsed_ms = sent.elapsed().as_millis() as u64, "login request failed");
-                    let failure = Failure::from_transport(&err);
-                    let last = match failure {
-                        Failure::Timeout => LastFailure::Timeout,
-                        _ => LastFailure::Transport { cause },
+            let (failure, last) = match self.send(&form).await {
+                Err(err) => LastFailure::from_transport(&err),
+                Ok(reply) if reply.status == 200 => return parse_answer(&reply.body),
+                Ok(reply) => {
+                    let parsed = LoginErrorBody::parse(&reply.body);
+                    let failure = Failure::Status {
+                        status: reply.status,
+                        retry_after: reply.retry_after,
+                    };
+                    if !failure.is_retryable() {
+                        return Err(GraphError::NotAuthenticated {
+                            service: Service::Login,
+                            code: parsed
+                                .code
+                                .unwrap_or_else(|| format!("HTTP {}", reply.status)),
+                            request_id: parsed.correlation_id,
+                        });
+                    }
+                    let last = LastFailure::Answer {
+                        status: reply.status,
+                        code: parsed.code,
+                        request_id: parsed.correlation_id,
                     };
                     (failure, last)
-                }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let wait = retry_after(response.headers());
-                    let body = read_body(response).await;
-                    tracing::debug!(
-                        method = "POST",
-                        path = self.token_url.path(),
-                        status,
-                        elapsed_ms = sent.elapsed().as_millis() as u64,
-                        "login request"
-                    );
-                    match body {
-                        Err(err) => (
-                            Failure::from_transport(&err),
-                            LastFailure::Transport {
-                                cause: transport_cause(&err),
-                            },
-                        ),
-                        Ok(body) if status == 200 => return parse_answer(&body),
-                        Ok(body) => {
-                            let parsed = LoginErrorBody::parse(&body);
-                            let failure = Failure::Status {
-                                status,
-                                retry_after: wait,
-                            };
-                            if !failure.is_retryable() {
-                                return Err(GraphError::NotAuthenticated {
-                                    service: Service::Login,
-                                    code: parsed.code.unwrap_or_else(|| format!("HTTP {status}")),
-                                    request_id: parsed.correlation_id,
-                                });
-                            }
-                            let last = LastFailure::Answer {
-                                status,
-                                code: parsed.code,
-                                request_id: parsed.correlation_id,
-                            };
-                            (failure, last)
-                        }
-                    }
                 }
             };
             if !retrier.wait_to_retry(failure).await {
@@ -204,6 +169,44 @@ impl TokenProvider {
             }
         }
     }
+
+    /// One attempt: the form posted, and the whole answer.
+    async fn send(&self, form: &[(&str, &str)]) -> Result<LoginReply, reqwest::Error> {
+        let sent = Instant::now();
+        let log = |status: Option<u16>, error: Option<&reqwest::Error>| {
+            tracing::debug!(
+                method = "POST",
+                path = self.token_url.path(),
+                status,
+                error = error.map(transport_cause),
+                elapsed_ms = sent.elapsed().as_millis() as u64,
+                "login request"
+            );
+        };
+        let response = self
+            .http
+            .post(self.token_url.clone())
+            .form(form)
+            .send()
+            .await
+            .inspect_err(|err| log(None, Some(err)))?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let body = read_body(response).await;
+        log(Some(status), body.as_ref().err());
+        Ok(LoginReply {
+            status,
+            body: body?,
+            retry_after,
+        })
+    }
+}
+
+/// The token endpoint's answer, read whole.
+struct LoginReply {
+    status: u16,
+    body: Vec<u8>,
+    retry_after: Option<Duration>,
 }
 
 /// `{graph origin}/.default`: all the application permissions granted on that Graph.

@@ -1,0 +1,76 @@
+//! No secret reaches a log line, at any level, from our code or the HTTP stack below it.
+//!
+//! A binary of its own: tracing caches per call site whether anyone listens, so a
+//! thread-local subscriber set while other tests run in parallel can miss lines.
+
+use chrono::{TimeZone, Utc};
+use scim_rotator::azure::GraphClient;
+use scim_rotator::clock::ManualClock;
+use scim_rotator::retry::RetryPolicy;
+use scim_rotator::sandbox::{Fault, Route, Sandbox};
+use scim_rotator::secret::ScimToken;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Collects everything the subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_appears_in_any_log_line() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2027, 3, 1, 10, 0, 0).unwrap());
+    let sandbox = Sandbox::start(Arc::new(clock)).await;
+    let client = GraphClient::new(
+        sandbox.graph_settings(),
+        RetryPolicy {
+            request_timeout: Duration::from_secs(2),
+            max_total: Duration::from_secs(3),
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(40),
+        },
+    );
+    let base_address = sandbox.scim_url().to_string();
+    let token = ScimToken::parse(&"LoggedNever0".repeat(10)).unwrap();
+    // Test Connection (refused), then a save that needs a retry.
+    let _ = client.validate_credentials(&base_address, &token).await;
+    sandbox.microsoft.faults().push(
+        Route::PutSecrets,
+        Fault::Status {
+            code: 502,
+            retry_after: None,
+            times: 1,
+        },
+    );
+    client
+        .save_credentials(&base_address, &token)
+        .await
+        .unwrap();
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("Graph request"), "debug lines were captured");
+    assert!(text.contains(token.fingerprint().as_str()));
+    assert!(!text.contains("LoggedNever0"), "{text}");
+    let client_secret = sandbox.microsoft.client_secret().unwrap();
+    assert!(!text.contains(&client_secret), "{text}");
+    assert!(!text.contains("eyJ0eXAi"), "no Graph access token: {text}");
+    assert!(!text.contains(&sandbox.current_token.secret), "{text}");
+}
