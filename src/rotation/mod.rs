@@ -1,4 +1,5 @@
-//! The rotation domain: states, commands, who may do what, and expiry thresholds.
+//! The rotation domain: states, commands, who may do what, expiry thresholds and which
+//! expiry warning is due.
 //! No I/O here: everything is a pure function of its inputs, tested without fakes.
 
 mod command;
@@ -6,6 +7,7 @@ mod decide;
 pub mod expiry;
 mod state;
 mod token;
+pub mod warnings;
 
 pub use command::{Actor, Command, Policy, Stage, Submission};
 pub use decide::{
