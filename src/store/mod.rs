@@ -80,6 +80,62 @@ impl Store {
         Store::prepare(conn)
     }
 
+    /// Opens an existing database for reading only, writing nothing at all: not the
+    /// database, not its `-wal`/`-shm` files (`sweep --dry-run` promises an unchanged store).
+    ///
+    /// When a `-wal` file exists, a bot has the database open (or stopped without closing it),
+    /// and the read goes through it (`mode=ro`). Otherwise SQLite would create `-wal` and
+    /// `-shm` files just to read, so the file is opened `immutable`: SQLite then takes no locks
+    /// and reads the file as it is. A bot starting to write at that very moment could make
+    /// such a read fail or see a half-written page; a preview can be run again, so that is
+    /// accepted. Migrations are not applied: a database that needs them is refused.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let absolute = std::fs::canonicalize(path).map_err(|e| {
+            open_error(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(e.to_string()),
+            ))
+        })?;
+        let mut wal = absolute.clone().into_os_string();
+        wal.push("-wal");
+        let query = if Path::new(&wal).exists() {
+            "mode=ro"
+        } else {
+            "mode=ro&immutable=1"
+        };
+        let mut uri = url::Url::from_file_path(&absolute)
+            .map_err(|()| open_error(rusqlite::Error::InvalidPath(absolute.clone())))?;
+        uri.set_query(Some(query));
+        let conn = Connection::open_with_flags(
+            uri.as_str(),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let applied = user_version(&conn)?;
+        let known = schema::MIGRATIONS.len();
+        if applied > known {
+            return Err(StoreError::TooNew {
+                found: applied,
+                known,
+            });
+        }
+        if applied < known {
+            return Err(StoreError::Corrupt(format!(
+                "the database is at schema {applied} and this build needs {known}: run the bot                  (or any command that writes) once to upgrade it, then read it"
+            )));
+        }
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
     /// A private in-memory database (tests, `sweep --dry-run` previews).
     pub fn open_in_memory() -> Result<Store> {
         Store::prepare(Connection::open_in_memory()?)

@@ -225,6 +225,22 @@ impl Store {
         Ok(rotations)
     }
 
+    /// How many rotations are in each state (states without any are left out).
+    pub fn rotation_counts(&self) -> Result<Vec<(RotationState, i64)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT state, count(*) FROM rotations GROUP BY state")?;
+        let counts = stmt
+            .query_map([], |row| {
+                let state: String = row.get(0)?;
+                Ok((
+                    state.parse().map_err(|e: String| conversion(0, e))?,
+                    row.get(1)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(counts)
+    }
+
     /// Remembers the Slack message that shows one step of a rotation.
     pub fn set_rotation_message(
         &self,

@@ -209,3 +209,156 @@ fn a_warning_is_claimed_once() {
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].ts.as_deref(), Some("111.222"));
 }
+
+#[test]
+fn only_an_unposted_claim_can_be_released() {
+    let store = Store::open_in_memory().unwrap();
+    store
+        .claim_warning("prod", 1, "d30", &record("warned", 1))
+        .unwrap();
+    store
+        .claim_warning("prod", 1, "d14", &record("warned", 2))
+        .unwrap();
+    store
+        .set_warning_message("prod", 1, "d14", "C1", "1.2")
+        .unwrap();
+    assert!(
+        !store
+            .release_warning("prod", 1, "d14", &record("released", 3))
+            .unwrap(),
+        "a posted warning stays claimed"
+    );
+    assert!(
+        store
+            .release_warning("prod", 1, "d30", &record("released", 4))
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_warning("prod", 1, "d30", &record("warned", 5))
+            .unwrap(),
+        "released: the next sweep may send it"
+    );
+    assert_eq!(store.verify_audit().unwrap(), Ok(4));
+}
+
+#[test]
+fn monitor_state_changes_only_from_the_expected_value() {
+    let store = Store::open_in_memory().unwrap();
+    let audit = record("alert", 1);
+    assert!(
+        store
+            .compare_and_set_monitor_state("k", None, Some("a"), Some(&audit))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .compare_and_set_monitor_state("k", None, Some("b"), Some(&audit))
+            .unwrap(),
+        "a second writer expecting nothing loses"
+    );
+    assert!(
+        !store
+            .compare_and_set_monitor_state("k", Some("x"), None, None)
+            .unwrap()
+    );
+    assert_eq!(store.monitor_state("k").unwrap().as_deref(), Some("a"));
+    assert!(
+        store
+            .compare_and_set_monitor_state("k", Some("a"), None, None)
+            .unwrap()
+    );
+    assert_eq!(store.monitor_state("k").unwrap(), None);
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        Ok(1),
+        "only the winner audits"
+    );
+    store.set_monitor_state("j", "1").unwrap();
+    store.clear_monitor_state("j").unwrap();
+    store.clear_monitor_state("j").unwrap();
+    assert_eq!(store.monitor_state("j").unwrap(), None);
+}
+
+#[test]
+fn rotations_are_counted_by_state() {
+    let store = Store::open_in_memory().unwrap();
+    assert_eq!(store.rotation_counts().unwrap(), []);
+    store
+        .insert_rotation(&new_rotation("prod"), &record("requested", 1))
+        .unwrap();
+    store
+        .insert_rotation(&new_rotation("test"), &record("requested", 2))
+        .unwrap();
+    assert_eq!(
+        store.rotation_counts().unwrap(),
+        [(RotationState::AwaitingApproval, 2)]
+    );
+}
+
+/// Every file of the directory with its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_read_only_store_reads_and_changes_no_file() {
+    let top = tempfile::tempdir().unwrap();
+    // Characters that mean something in a URI must not confuse the read-only open.
+    let dir = top.path().join("a b#c?d%20");
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.join("store.db");
+    let store = Store::open(&path).unwrap();
+    store
+        .claim_warning("prod", 1, "d30", &record("warned", 1))
+        .unwrap();
+    drop(store);
+    let before = snapshot(&dir);
+    let read_only = Store::open_read_only(&path).unwrap();
+    assert_eq!(read_only.sent_warnings("prod", 1).unwrap().len(), 1);
+    assert!(
+        read_only
+            .claim_warning("prod", 1, "d14", &record("warned", 2))
+            .is_err(),
+        "writes are refused"
+    );
+    drop(read_only);
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn a_read_only_store_sees_what_an_open_writer_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let writer = Store::open(&path).unwrap();
+    writer
+        .claim_warning("prod", 1, "d30", &record("warned", 1))
+        .unwrap();
+    let reader = Store::open_read_only(&path).unwrap();
+    writer
+        .claim_warning("prod", 1, "d14", &record("warned", 2))
+        .unwrap();
+    assert_eq!(reader.sent_warnings("prod", 1).unwrap().len(), 2);
+}
+
+#[test]
+fn a_read_only_open_never_creates_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.db");
+    assert!(matches!(
+        Store::open_read_only(&path),
+        Err(StoreError::Open { .. })
+    ));
+    assert!(!path.exists());
+}

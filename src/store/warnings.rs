@@ -58,6 +58,29 @@ impl Store {
         Ok(())
     }
 
+    /// Gives back a claim whose message was never posted (Slack refused it), so the next
+    /// sweep tries again. A claim whose message is recorded is kept. `true`: released.
+    pub fn release_warning(
+        &self,
+        connection: &str,
+        token_row: i64,
+        threshold: &str,
+        audit_record: &NewAuditRecord,
+    ) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let deleted = tx.execute(
+            "DELETE FROM sent_warnings
+             WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3 AND ts IS NULL",
+            params![connection, token_row, threshold],
+        )?;
+        if deleted == 1 {
+            audit::append(&tx, audit_record)?;
+        }
+        tx.commit()?;
+        Ok(deleted == 1)
+    }
+
     /// Warnings sent about one token, oldest first.
     pub fn sent_warnings(&self, connection: &str, token_row: i64) -> Result<Vec<WarningRecord>> {
         let conn = self.lock();
@@ -80,6 +103,7 @@ impl Store {
         Ok(rows)
     }
 
+    /// A piece of monitor state (see [`Store::compare_and_set_monitor_state`]).
     pub fn monitor_state(&self, key: &str) -> Result<Option<String>> {
         let conn = self.lock();
         Ok(conn
@@ -91,6 +115,7 @@ impl Store {
             .optional()?)
     }
 
+    /// Sets a piece of monitor state, whatever it was.
     pub fn set_monitor_state(&self, key: &str, value: &str) -> Result<()> {
         let conn = self.lock();
         conn.execute(
@@ -99,5 +124,50 @@ impl Store {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// Removes a piece of monitor state (absent already is fine).
+    pub fn clear_monitor_state(&self, key: &str) -> Result<()> {
+        let conn = self.lock();
+        conn.execute("DELETE FROM monitor_state WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Changes `key` from `expected` to `new` (`None`: absent) only if it still holds
+    /// `expected`, with `audit_record` when given, in one transaction. `false`: someone else
+    /// (a sweep running beside this one) changed it first, and nothing was written — which is
+    /// how an alert tied to that change is posted once.
+    pub fn compare_and_set_monitor_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+        audit_record: Option<&NewAuditRecord>,
+    ) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT value FROM monitor_state WHERE key = ?1",
+                [key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(value) => tx.execute(
+                "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?,
+            None => tx.execute("DELETE FROM monitor_state WHERE key = ?1", [key])?,
+        };
+        if let Some(record) = audit_record {
+            audit::append(&tx, record)?;
+        }
+        tx.commit()?;
+        Ok(true)
     }
 }
