@@ -129,7 +129,7 @@ pub fn due_warning(input: &WarningInput<'_>) -> Option<DueWarning> {
         return None;
     }
     let key = kind.key();
-    if input.sent.iter().any(|sent| *sent == key) {
+    if input.sent.contains(&key) {
         return None;
     }
     let mention = match kind {
