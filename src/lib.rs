@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod metrics;
 mod outbound;
 pub mod retry;
 pub mod rotation;

@@ -285,9 +285,26 @@ impl GraphClient {
         }
     }
 
-    /// Sends one Graph request until it gets `expect` or gives up, and returns the body.
-    /// A 401 is answered once by logging in again (the cached token may have been revoked).
+    /// Sends one Graph request until it gets `expect` or gives up, and returns the body;
+    /// counted in the metrics, with its error kind when it fails.
     async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&SecretSlice<u8>>,
+        expect: u16,
+        what: String,
+    ) -> Result<Vec<u8>, GraphError> {
+        let result = self
+            .call_with_retries(method, url, body, expect, what)
+            .await;
+        crate::metrics::global().graph_call(result.as_ref().err().map(GraphError::kind));
+        result
+    }
+
+    /// [`Self::call`] without the counting. A 401 is answered once by logging in again (the
+    /// cached token may have been revoked).
+    async fn call_with_retries(
         &self,
         method: Method,
         url: Url,

@@ -158,6 +158,33 @@ pub enum GraphError {
     CredentialFile { path: PathBuf, cause: String },
 }
 
+impl GraphError {
+    /// A short, stable name for the kind of failure (metrics labels, logs).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GraphError::NotAuthenticated {
+                service: Service::Login,
+                ..
+            } => "login_refused",
+            GraphError::NotAuthenticated { .. } => "not_authenticated",
+            GraphError::PermissionDenied { .. } => "permission_denied",
+            GraphError::TestConnectionFailed { .. } => "test_connection_failed",
+            GraphError::TargetUnreachable { .. } => "target_unreachable",
+            GraphError::NotFound { .. } => "not_found",
+            GraphError::Throttled { .. } => "throttled",
+            GraphError::Unavailable { .. } => "unavailable",
+            GraphError::Timeout { .. } => "timeout",
+            GraphError::Unreachable { .. } => "unreachable",
+            GraphError::Rejected { .. } => "rejected",
+            GraphError::UnexpectedAnswer { .. } => "unexpected_answer",
+            GraphError::SeveralServicePrincipals { .. } => "several_service_principals",
+            GraphError::NoServicePrincipal => "no_service_principal",
+            GraphError::NoSyncJob { .. } => "no_sync_job",
+            GraphError::CredentialFile { .. } => "credential_file",
+        }
+    }
+}
+
 /// The last failed attempt of a call, kept to explain why the call gave up.
 #[derive(Clone, Debug)]
 pub(crate) enum LastFailure {

@@ -54,12 +54,41 @@ impl SlackApiError {
         }
     }
 
+    /// A short name for the kind of failure (metrics labels): Slack's error code,
+    /// `rate_limited`, `http_<status>` or `transport`.
+    pub fn kind(&self) -> String {
+        match self {
+            SlackApiError::Api { code, .. } => code
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect(),
+            SlackApiError::RateLimited { .. } => "rate_limited".to_owned(),
+            SlackApiError::Http { status, .. } => format!("http_{status}"),
+            SlackApiError::Transport { .. } => "transport".to_owned(),
+        }
+    }
+
     /// Slack's error code (`channel_not_found`, `invalid_auth`, …) when it gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
             SlackApiError::Api { code, .. } => Some(code),
             _ => None,
         }
+    }
+}
+
+/// Ends every call: slack-morphism's error becomes a [`SlackApiError`], and the call (with
+/// its error kind) is counted in the metrics.
+trait Observed<T> {
+    fn observed(self, method: &'static str) -> Result<T, SlackApiError>;
+}
+
+impl<T> Observed<T> for Result<T, SlackClientError> {
+    fn observed(self, method: &'static str) -> Result<T, SlackApiError> {
+        let result = self.map_err(|e| SlackApiError::from_client(method, e));
+        crate::metrics::global().slack_call(method, result.as_ref().err().map(SlackApiError::kind));
+        result
     }
 }
 
@@ -123,7 +152,7 @@ impl SlackApi {
             .session()
             .chat_post_message(&request)
             .await
-            .map_err(|e| SlackApiError::from_client("chat.postMessage", e))?;
+            .observed("chat.postMessage")?;
         Ok(response.ts.0)
     }
 
@@ -145,7 +174,7 @@ impl SlackApi {
         self.session()
             .chat_update(&request)
             .await
-            .map_err(|e| SlackApiError::from_client("chat.update", e))?;
+            .observed("chat.update")?;
         Ok(())
     }
 
@@ -166,7 +195,7 @@ impl SlackApi {
         self.session()
             .chat_post_ephemeral(&request)
             .await
-            .map_err(|e| SlackApiError::from_client("chat.postEphemeral", e))?;
+            .observed("chat.postEphemeral")?;
         Ok(())
     }
 
@@ -176,7 +205,7 @@ impl SlackApi {
         self.session()
             .views_open(&request)
             .await
-            .map_err(|e| SlackApiError::from_client("views.open", e))?;
+            .observed("views.open")?;
         Ok(())
     }
 
@@ -186,7 +215,7 @@ impl SlackApi {
         self.session()
             .views_publish(&request)
             .await
-            .map_err(|e| SlackApiError::from_client("views.publish", e))?;
+            .observed("views.publish")?;
         Ok(())
     }
 
@@ -197,17 +226,13 @@ impl SlackApi {
             .session()
             .usergroups_users_list(&request)
             .await
-            .map_err(|e| SlackApiError::from_client("usergroups.users.list", e))?;
+            .observed("usergroups.users.list")?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
     }
 
     /// Who the bot token belongs to (`check-config`).
     pub async fn auth_test(&self) -> Result<BotIdentity, SlackApiError> {
-        let response = self
-            .session()
-            .auth_test()
-            .await
-            .map_err(|e| SlackApiError::from_client("auth.test", e))?;
+        let response = self.session().auth_test().await.observed("auth.test")?;
         Ok(BotIdentity {
             user_id: response.user_id.0,
             team: response.team,
@@ -221,7 +246,7 @@ impl SlackApi {
             .session()
             .conversations_info(&request)
             .await
-            .map_err(|e| SlackApiError::from_client("conversations.info", e))?;
+            .observed("conversations.info")?;
         Ok(response.channel.name)
     }
 
