@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod http;
 pub mod rotation;
+pub mod sandbox;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
