@@ -1543,6 +1543,30 @@ async fn socket_mode_tickets_work_once() {
 }
 
 #[tokio::test]
+async fn socket_mode_answers_pings_and_can_drop_connections() {
+    let w = world().await;
+    let (mut socket, _) = connect(&w).await;
+    socket
+        .send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pong, Message::Pong(b"are you there".to_vec().into()));
+
+    assert_eq!(w.slack.close_socket_connections(), 1);
+    let closed = tokio::time::timeout(PATIENCE, socket.next()).await.unwrap();
+    assert!(matches!(closed, Some(Ok(Message::Close(_))) | None));
+    w.slack
+        .wait_until(PATIENCE, |s| (s.socket_connections() == 0).then_some(()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn socket_mode_waits_for_acks_only_until_the_deadline() {
     let w = world().await;
     let (_socket, _) = connect(&w).await;
