@@ -1,14 +1,16 @@
 //! Local fakes of the remote systems: AWS IAM Identity Center's SCIM endpoint, Microsoft
-//! login and Graph. Each is a real HTTP server on a loopback port, backed by a model of the
-//! remote service (tokens that expire, a job that gets quarantined), not canned replies.
-//! Tests and the `demo` command use them; both fakes can inject faults ([`Faults`]) and
-//! record the requests they receive ([`Recorded`]: method and path only).
+//! login and Graph, and Slack ([`slack`]). Each is a real server on a loopback port, backed
+//! by a model of the remote service (tokens that expire, a job that gets quarantined,
+//! messages and modals), not canned replies, so a test fails when the bot would fail against
+//! the real thing. Tests and the `demo` command use them; the AWS and Microsoft fakes inject
+//! faults ([`Faults`]) and record the requests they receive ([`Recorded`]: method and path).
 
 pub mod aws;
 mod fault;
 pub mod microsoft;
 mod random;
 mod server;
+pub mod slack;
 
 pub use fault::{Fault, Faults, Recorded, Route};
 

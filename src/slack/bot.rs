@@ -13,7 +13,7 @@ use super::slash::{self, SlashCommand};
 use crate::engine::{Engine, Outcome};
 use crate::rotation::{Actor, Command, RotationState, TOKEN_LIFETIME_DAYS};
 use crate::store::AuditFilter;
-use chrono::{Duration, NaiveDate};
+use chrono::Duration;
 use slack_morphism::prelude::*;
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -473,6 +473,3 @@ fn ephemeral_reply(text: String, blocks: Vec<SlackBlock>) -> SlackCommandEventRe
 fn message_reply(message: render::Message) -> SlackCommandEventResponse {
     ephemeral_reply(message.text, message.blocks)
 }
-
-#[allow(dead_code)]
-fn _date_type_check(_: NaiveDate) {}
