@@ -17,6 +17,7 @@ mod outbound;
 pub mod retry;
 pub mod rotation;
 pub mod sandbox;
+pub mod scheduler;
 pub mod secret;
 pub mod server;
 pub mod slack;

@@ -105,6 +105,44 @@ pub fn parse_event(body: &[u8]) -> Result<HealthEvent, EventError> {
     })
 }
 
+/// A configured connection, as an event is matched to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsInstance {
+    /// The connection's name.
+    pub connection: String,
+    /// `aws_account_id`.
+    pub account_id: String,
+    /// `aws_region`.
+    pub region: String,
+}
+
+/// The connections an event is about: same account and same region. When the event names
+/// no region, or a global one, an account with a single connection still matches (AWS
+/// Health's region for this event is unconfirmed; an account has one IAM Identity Center
+/// instance).
+pub fn matching<'a>(event: &HealthEvent, instances: &'a [AwsInstance]) -> Vec<&'a AwsInstance> {
+    let Some(account) = event.account.as_deref() else {
+        return Vec::new();
+    };
+    let in_account: Vec<&AwsInstance> = instances
+        .iter()
+        .filter(|i| i.account_id == account)
+        .collect();
+    let region = event.region.as_deref().unwrap_or_default();
+    let in_region: Vec<&AwsInstance> = in_account
+        .iter()
+        .copied()
+        .filter(|i| i.region.eq_ignore_ascii_case(region))
+        .collect();
+    let regionless =
+        region.is_empty() || region.eq_ignore_ascii_case("global") || region == "aws-global";
+    match (in_region.is_empty(), in_account.as_slice()) {
+        (false, _) => in_region,
+        (true, [only]) if regionless => vec![*only],
+        _ => Vec::new(),
+    }
+}
+
 /// A date found in a description.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FoundDate {
@@ -465,6 +503,39 @@ mod tests {
         };
         assert_eq!(date.at, midnight(2027, 3, 14));
         assert_eq!(date.text, "March 14, 2027");
+    }
+
+    #[test]
+    fn events_match_by_account_and_region() {
+        let instance = |connection: &str, account_id: &str, region: &str| AwsInstance {
+            connection: connection.to_owned(),
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+        };
+        let instances = [
+            instance("prod", "123456789012", "eu-west-1"),
+            instance("us", "123456789012", "us-east-1"),
+            instance("other", "210987654321", "eu-west-1"),
+        ];
+        let names = |account: Option<&str>, region: Option<&str>| {
+            let mut event = parse_event(SAMPLE.as_bytes()).unwrap();
+            event.account = account.map(str::to_owned);
+            event.region = region.map(str::to_owned);
+            matching(&event, &instances)
+                .into_iter()
+                .map(|i| i.connection.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(Some("123456789012"), Some("eu-west-1")), ["prod"]);
+        assert_eq!(names(Some("123456789012"), Some("us-east-1")), ["us"]);
+        assert!(names(Some("123456789012"), Some("ap-south-1")).is_empty());
+        assert!(
+            names(Some("123456789012"), None).is_empty(),
+            "two instances: cannot tell"
+        );
+        assert_eq!(names(Some("210987654321"), Some("global")), ["other"]);
+        assert!(names(Some("999999999999"), Some("eu-west-1")).is_empty());
+        assert!(names(None, Some("eu-west-1")).is_empty());
     }
 
     #[test]

@@ -104,10 +104,13 @@ impl Store {
     }
 
     /// Corrects the expiry date of a connection's current token (e.g. from an AWS Health
-    /// event), with its audit record, in one transaction.
+    /// event), with its audit record, in one transaction. `token_row` is the token the
+    /// correction was decided for: if a rotation replaced it meanwhile, nothing is written
+    /// and [`StoreError::NoToken`] says so (the date was about the old token).
     pub fn set_token_expiry(
         &self,
         connection: &str,
+        token_row: i64,
         expires_at: DateTime<Utc>,
         source: ExpirySource,
         audit_record: &NewAuditRecord,
@@ -115,8 +118,9 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let changed = tx.execute(
-            "UPDATE tokens SET expires_at = ?2, source = ?3 WHERE connection = ?1 AND retired_at IS NULL",
-            params![connection, ts(expires_at), source.as_str()],
+            "UPDATE tokens SET expires_at = ?3, source = ?4
+             WHERE connection = ?1 AND id = ?2 AND retired_at IS NULL",
+            params![connection, token_row, ts(expires_at), source.as_str()],
         )?;
         if changed == 0 {
             return Err(StoreError::NoToken(connection.to_owned()));

@@ -1,0 +1,391 @@
+//! Expiry warnings: find the warning due for a connection's token, claim it, post it.
+
+use super::report::{Outcome, SweepReport};
+use super::{Mode, NO_TOKEN_ROW, Scheduler, surely_not_posted};
+use crate::audit::NewAuditRecord;
+use crate::engine::ConnectionRuntime;
+use crate::rotation::TokenRecord;
+use crate::rotation::expiry::Threshold;
+use crate::rotation::warnings::{DueWarning, WarningInput, WarningKind, due_warning};
+use crate::slack::render::{self, ConnectionInfo, Message, format};
+use crate::store::{StoreError, WarningRecord};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// Everything the decision was made from, kept for posting.
+struct Found {
+    token: Option<TokenRecord>,
+    row: i64,
+    /// The cycle's first posted message: (channel, ts).
+    thread: Option<(String, String)>,
+    due: DueWarning,
+}
+
+/// The metrics kind of a warning.
+fn metric_kind(kind: WarningKind) -> &'static str {
+    match kind {
+        WarningKind::DaysLeft(_) => "expiry_threshold",
+        WarningKind::Expired { .. } => "expiry_critical",
+        WarningKind::UnknownExpiry => "unknown_expiry",
+    }
+}
+
+/// `token tok-123 expires 2027-03-14 (7 days left): warning (reply in thread)`.
+fn describe(found: &Found, now: DateTime<Utc>) -> String {
+    let subject = match &found.token {
+        None => "no token recorded".to_owned(),
+        Some(token) => match token.expires_at {
+            None => format!("token {} has no known expiry", token.display_id()),
+            Some(expires) if now >= expires => format!(
+                "token {} expired {} ({})",
+                token.display_id(),
+                format::plain_day(expires),
+                format::time_left(expires, now)
+            ),
+            Some(expires) => format!(
+                "token {} expires {} ({})",
+                token.display_id(),
+                format::plain_day(expires),
+                format::time_left(expires, now)
+            ),
+        },
+    };
+    let what = match found.due.kind {
+        WarningKind::UnknownExpiry => "ask to register it".to_owned(),
+        kind => kind.severity().as_str().to_owned(),
+    };
+    let mention = if found.due.mention {
+        ", mentioning the approvers"
+    } else {
+        ""
+    };
+    format!("{subject}: {what} ({}{mention})", found.due.placement)
+}
+
+impl Scheduler {
+    /// Posts the warning due for `connection`'s token now, if one is (see the module docs of
+    /// [`crate::rotation::warnings`]).
+    pub(super) async fn warn_expiry(
+        &self,
+        connection: &ConnectionRuntime,
+        now: DateTime<Utc>,
+        mode: Mode,
+        report: &mut SweepReport,
+    ) {
+        let name = connection.name.as_str();
+        let found = match self.find_due(name, now) {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(connection = name, error = %error, "cannot read what to warn about");
+                report.push(
+                    name,
+                    "expiry check",
+                    Outcome::Failed(format!("cannot read the store: {error}")),
+                );
+                return;
+            }
+        };
+        let what = describe(&found, now);
+        if mode == Mode::DryRun {
+            report.push(name, what, Outcome::WouldPost);
+            return;
+        }
+        let outcome = self.send(connection, &found, now).await;
+        report.push(name, what, outcome);
+    }
+
+    fn find_due(&self, connection: &str, now: DateTime<Utc>) -> Result<Option<Found>, StoreError> {
+        let store = self.engine.store();
+        let token = store.current_token(connection)?;
+        let row = token.as_ref().map_or(NO_TOKEN_ROW, |t| t.id);
+        let sent = store.sent_warnings(connection, row)?;
+        let thread = thread_of(&sent);
+        let keys: Vec<String> = sent.into_iter().map(|w| w.threshold).collect();
+        let rotation_open = store.in_flight_rotation(connection)?.is_some();
+        let due = due_warning(&WarningInput {
+            token: token.as_ref(),
+            sent: &keys,
+            thread_exists: thread.is_some(),
+            rotation_open,
+            now,
+            warn_days: &self.settings.warn_days,
+        });
+        Ok(due.map(|due| Found {
+            token,
+            row,
+            thread,
+            due,
+        }))
+    }
+
+    /// Claims the warning, posts it, records its message. The claim is given back when Slack
+    /// says it did not post.
+    async fn send(
+        &self,
+        connection: &ConnectionRuntime,
+        found: &Found,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let store = self.engine.store();
+        let name = connection.name.as_str();
+        let due = &found.due;
+        let audit = |action: &str, extra: serde_json::Value| NewAuditRecord {
+            at: now,
+            actor: "system".to_owned(),
+            action: action.to_owned(),
+            connection: Some(name.to_owned()),
+            rotation_id: None,
+            details: json!({
+                "warning": due.key,
+                "severity": due.kind.severity().as_str(),
+                "placement": due.placement.to_string(),
+                "mention": due.mention,
+                "token_id": found.token.as_ref().and_then(|t| t.token_id.clone()),
+                "expires": found.token.as_ref().and_then(|t| t.expires_at),
+                "details": extra,
+            }),
+        };
+        match store.claim_warning(
+            name,
+            found.row,
+            &due.key,
+            &audit("expiry_warning", json!({})),
+        ) {
+            Ok(true) => {}
+            Ok(false) => return Outcome::AlreadyClaimed,
+            Err(error) => return Outcome::Failed(format!("cannot claim the warning: {error}")),
+        }
+        let info = Scheduler::connection_info(connection);
+        let posted = match &found.thread {
+            None => self.post_new(&info, found, now).await,
+            Some((channel, root)) => self.post_in_thread(&info, found, channel, root, now).await,
+        };
+        match posted {
+            Ok((channel, ts)) => {
+                crate::metrics::global().warning_sent(metric_kind(due.kind));
+                if let Err(error) =
+                    store.set_warning_message(name, found.row, &due.key, &channel, &ts)
+                {
+                    tracing::error!(connection = name, error = %error, "posted a warning but cannot record its message");
+                }
+                tracing::info!(connection = name, warning = %due.key, "expiry warning posted");
+                Outcome::Posted
+            }
+            Err(error) => {
+                let release = surely_not_posted(&error);
+                tracing::warn!(connection = name, warning = %due.key, error = %error, release, "cannot post an expiry warning");
+                let record = audit(
+                    "expiry_warning_failed",
+                    json!({ "error": error.to_string(), "will_retry": release }),
+                );
+                let recorded = if release {
+                    store
+                        .release_warning(name, found.row, &due.key, &record)
+                        .map(drop)
+                } else {
+                    store.append_audit(&record).map(drop)
+                };
+                if let Err(store_error) = recorded {
+                    tracing::error!(connection = name, error = %store_error, "cannot record a failed warning");
+                }
+                let retry = if release {
+                    "the next sweep tries again"
+                } else {
+                    "Slack may have posted it, so it is not sent again"
+                };
+                Outcome::Failed(format!("{error} ({retry})"))
+            }
+        }
+    }
+
+    /// The cycle's first message, plus a mention of the approvers in its thread when the
+    /// first warning is already urgent. Returns the first message's (channel, ts).
+    async fn post_new(
+        &self,
+        info: &ConnectionInfo<'_>,
+        found: &Found,
+        now: DateTime<Utc>,
+    ) -> Result<(String, String), crate::slack::api::SlackApiError> {
+        let channel = &self.settings.channel;
+        let message = match (found.due.kind.threshold(), &found.token) {
+            (Some(threshold), Some(token)) => render::expiry_warning(info, token, threshold, now),
+            _ => render::unknown_expiry_warning(info, found.token.as_ref()),
+        };
+        let ts = self
+            .api
+            .post_message(channel, None, message.text, message.blocks)
+            .await?;
+        if found.due.mention {
+            if let Some(reply) = self.reply(info, found, now) {
+                if let Err(error) = self
+                    .api
+                    .post_message(channel, Some(&ts), reply.text, reply.blocks)
+                    .await
+                {
+                    tracing::warn!(error = %error, "posted a warning but not its mention of the approvers");
+                }
+            }
+        }
+        Ok((channel.clone(), ts))
+    }
+
+    /// A reply in the cycle's thread, then the first message updated to the new severity
+    /// and days left. Returns the reply's (channel, ts).
+    async fn post_in_thread(
+        &self,
+        info: &ConnectionInfo<'_>,
+        found: &Found,
+        channel: &str,
+        root: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, String), crate::slack::api::SlackApiError> {
+        let reply = self
+            .reply(info, found, now)
+            .unwrap_or_else(|| render::unknown_expiry_warning(info, found.token.as_ref()));
+        let ts = self
+            .api
+            .post_message(channel, Some(root), reply.text, reply.blocks)
+            .await?;
+        if let (Some(threshold), Some(token)) = (found.due.kind.threshold(), &found.token) {
+            let top = render::expiry_warning(info, token, threshold, now);
+            if let Err(error) = self
+                .api
+                .update_message(channel, root, top.text, top.blocks)
+                .await
+            {
+                tracing::warn!(error = %error, "posted a warning reply but cannot update the first warning");
+            }
+        }
+        Ok((channel.to_owned(), ts))
+    }
+
+    /// The thread reply for a warning with a known threshold, mentioning the approvers when
+    /// the warning says to.
+    fn reply(
+        &self,
+        info: &ConnectionInfo<'_>,
+        found: &Found,
+        now: DateTime<Utc>,
+    ) -> Option<Message> {
+        let threshold: Threshold = found.due.kind.threshold()?;
+        let token = found.token.as_ref()?;
+        let (users, groups): (&[String], &[String]) = if found.due.mention {
+            (&self.settings.approvers, &self.settings.approver_groups)
+        } else {
+            (&[], &[])
+        };
+        Some(render::threshold_reply(
+            info, token, threshold, now, users, groups,
+        ))
+    }
+}
+
+/// Where the cycle's thread lives: its first warning whose message is known. A first
+/// warning whose post was lost leaves no thread, and the next warning starts one.
+fn thread_of(sent: &[WarningRecord]) -> Option<(String, String)> {
+    sent.iter()
+        .find_map(|w| Some((w.channel.clone()?, w.ts.clone()?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rotation::ExpirySource;
+    use crate::rotation::warnings::Placement;
+    use chrono::{Duration, TimeZone};
+
+    fn found(
+        kind: WarningKind,
+        placement: Placement,
+        mention: bool,
+        expires: Option<DateTime<Utc>>,
+    ) -> Found {
+        Found {
+            token: Some(TokenRecord {
+                id: 3,
+                connection: "prod-org".to_owned(),
+                token_id: Some("tok-123".to_owned()),
+                created_at: None,
+                expires_at: expires,
+                source: ExpirySource::Manual,
+                fingerprint: None,
+                retired_at: None,
+            }),
+            row: 3,
+            thread: None,
+            due: DueWarning {
+                kind,
+                key: kind.key(),
+                placement,
+                mention,
+            },
+        }
+    }
+
+    #[test]
+    fn descriptions_say_what_would_be_posted_and_where() {
+        let expires = Utc.with_ymd_and_hms(2027, 3, 14, 9, 0, 0).unwrap();
+        let now = expires - Duration::days(7);
+        assert_eq!(
+            describe(
+                &found(
+                    WarningKind::DaysLeft(7),
+                    Placement::InThread,
+                    false,
+                    Some(expires)
+                ),
+                now
+            ),
+            "token tok-123 expires 2027-03-14 (7 days left): warning (reply in thread)"
+        );
+        assert_eq!(
+            describe(
+                &found(
+                    WarningKind::Expired {
+                        day: expires.date_naive() + Duration::days(2)
+                    },
+                    Placement::InThread,
+                    true,
+                    Some(expires)
+                ),
+                expires + Duration::days(2)
+            ),
+            "token tok-123 expired 2027-03-14 (expired 2 days ago): critical (reply in thread, mentioning the approvers)"
+        );
+        assert_eq!(
+            describe(
+                &found(
+                    WarningKind::UnknownExpiry,
+                    Placement::NewMessage,
+                    false,
+                    None
+                ),
+                now
+            ),
+            "token tok-123 has no known expiry: ask to register it (new message)"
+        );
+    }
+
+    #[test]
+    fn the_thread_is_the_first_warning_whose_message_is_known() {
+        let record = |threshold: &str, ts: Option<&str>| WarningRecord {
+            connection: "prod".to_owned(),
+            token_row: 1,
+            threshold: threshold.to_owned(),
+            sent_at: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+            channel: ts.map(|_| "C1".to_owned()),
+            ts: ts.map(str::to_owned),
+        };
+        assert_eq!(thread_of(&[]), None);
+        assert_eq!(thread_of(&[record("d30", None)]), None);
+        assert_eq!(
+            thread_of(&[
+                record("d30", None),
+                record("d14", Some("2.0")),
+                record("d7", Some("3.0"))
+            ]),
+            Some(("C1".to_owned(), "2.0".to_owned()))
+        );
+    }
+}
