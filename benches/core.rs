@@ -5,7 +5,9 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use scim_rotator::audit::NewAuditRecord;
-use scim_rotator::rotation::{Actor, Command, Decision, Policy, RotationState, StartRequest, decide, decide_start};
+use scim_rotator::rotation::{
+    Actor, Command, Decision, Policy, RotationState, StartRequest, decide, decide_start,
+};
 use scim_rotator::slack::render::{self, Approvers, ConnectionInfo};
 use scim_rotator::store::Store;
 use std::hint::black_box;
@@ -40,7 +42,13 @@ fn main() {
     .unwrap();
 
     measure("decide(approve)", 1_000_000, |_| {
-        black_box(decide(black_box(&rotation), &Command::Approve, &lead, Policy::default(), now));
+        black_box(decide(
+            black_box(&rotation),
+            &Command::Approve,
+            &lead,
+            Policy::default(),
+            now,
+        ));
     });
 
     let dir = tempfile::tempdir().unwrap();
@@ -53,19 +61,36 @@ fn main() {
         rotation_id: None,
         details: serde_json::json!({ "n": 1 }),
     };
-    let mut stored = store.insert_rotation(&rotation, &audit("rotation_requested")).unwrap();
+    let mut stored = store
+        .insert_rotation(&rotation, &audit("rotation_requested"))
+        .unwrap();
     measure("store: transition + audit record (WAL file)", 5_000, |i| {
         let mut next = stored.clone();
         next.version += 1;
-        next.state = if i % 2 == 0 { RotationState::AwaitingNewToken } else { RotationState::AwaitingApproval };
-        store.update_rotation(&next, stored.version, &audit("approved"), None).unwrap();
+        next.state = if i % 2 == 0 {
+            RotationState::AwaitingNewToken
+        } else {
+            RotationState::AwaitingApproval
+        };
+        store
+            .update_rotation(&next, stored.version, &audit("approved"), None)
+            .unwrap();
         stored = next;
     });
 
-    let conn = ConnectionInfo { name: "prod", aws_region: "eu-west-1" };
+    let conn = ConnectionInfo {
+        name: "prod",
+        aws_region: "eu-west-1",
+    };
     let users = vec!["U_LEAD".to_owned()];
-    let approvers = Approvers { users: &users, groups: &[], allow_self_approval: false };
-    let Decision::Transition(approved) = decide(&rotation, &Command::Approve, &lead, Policy::default(), now) else {
+    let approvers = Approvers {
+        users: &users,
+        groups: &[],
+        allow_self_approval: false,
+    };
+    let Decision::Transition(approved) =
+        decide(&rotation, &Command::Approve, &lead, Policy::default(), now)
+    else {
         unreachable!()
     };
     measure("render approval step + JSON", 100_000, |_| {
