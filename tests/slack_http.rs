@@ -7,7 +7,8 @@ use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
 use scim_rotator::sandbox::slack::{SigningOptions, ViewOutcome, plain_text_value};
 use scim_rotator::slack::ids;
-use support::app::{TestApp, people::*};
+use scim_rotator::sandbox::people::*;
+use support::app::TestApp;
 
 /// Starts a rotation from the warning's button (as `requester`) and returns the thread ts.
 async fn start_from_warning(app: &TestApp, requester: &str) -> String {

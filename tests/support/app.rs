@@ -10,7 +10,6 @@ use scim_rotator::slack::render::{self, ConnectionInfo};
 use std::sync::Arc;
 use url::Url;
 
-pub use scim_rotator::sandbox::people;
 
 pub struct TestApp {
     pub clock: ManualClock,
