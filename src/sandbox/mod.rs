@@ -11,6 +11,9 @@ pub mod microsoft;
 mod random;
 mod server;
 pub mod slack;
+mod world;
+
+pub use world::{SandboxWorld, people};
 
 pub use fault::{Fault, Faults, Recorded, Route};
 
@@ -39,10 +42,16 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start(clock: SharedClock) -> Sandbox {
+        Sandbox::start_with_token_age(clock, chrono::Duration::zero()).await
+    }
+
+    /// Like [`Sandbox::start`], with the current token created `age` ago (a token created
+    /// 355 days ago expires in 10 days).
+    pub async fn start_with_token_age(clock: SharedClock, age: chrono::Duration) -> Sandbox {
         let aws = FakeAws::start(clock.clone()).await;
         let aws_tenant = aws.add_tenant(SANDBOX_REGION);
         let current_token = aws
-            .generate_token(&aws_tenant)
+            .generate_token_created_at(&aws_tenant, clock.now() - age)
             .expect("a new tenant has room for a token");
         let microsoft = FakeMicrosoft::start(clock.clone(), aws.clone()).await;
         microsoft.configure(aws.scim_url(&aws_tenant).as_str(), &current_token.secret);

@@ -5,6 +5,8 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod app;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use scim_rotator::audit::NewAuditRecord;
 use scim_rotator::aws::ScimProbe;

@@ -73,6 +73,7 @@ pub(super) enum Outgoing<'a> {
 }
 
 pub(super) fn endpoint(bot: &Url, path: &str) -> Url {
+    let path = path.trim_start_matches('/');
     Url::parse(&format!("{}/{path}", bot.as_str().trim_end_matches('/')))
         .expect("a base URL with a path appended is a URL")
 }

@@ -239,6 +239,14 @@ pub(super) fn view_submission(
             .get(block_id)
             .and_then(|actions| actions.get(action_id))
             .is_some_and(has_value);
+        // An input left as the modal showed it submits its initial value, as in Slack.
+        let initial = if given { None } else { initial_state(&input["element"]) };
+        if let Some(initial) = initial {
+            state
+                .entry(block_id.to_string())
+                .or_insert_with(|| json!({}))[action_id] = initial;
+            continue;
+        }
         if !given && input["optional"] != true {
             return Err(InteractionError::RequiredInputMissing(block_id.to_string()));
         }
@@ -454,4 +462,18 @@ pub(super) fn view_closed(
         "is_enterprise_install": false,
         "enterprise": null,
     }))
+}
+
+/// The state an untouched input submits: its initial value, if it shows one.
+fn initial_state(element: &Value) -> Option<Value> {
+    let kind = element["type"].as_str()?;
+    match kind {
+        "datepicker" => element["initial_date"]
+            .as_str()
+            .map(|d| json!({ "type": kind, "selected_date": d })),
+        "plain_text_input" => element["initial_value"]
+            .as_str()
+            .map(|v| json!({ "type": kind, "value": v })),
+        _ => None,
+    }
 }

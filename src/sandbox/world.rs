@@ -1,0 +1,108 @@
+//! The whole sandbox as the bot sees it: AWS, Microsoft and Slack fakes with a team in a
+//! channel, and the configuration that points the real bot at them. The end-to-end tests and
+//! `scim-rotator demo` both start from here, so there is one model of each remote system.
+
+use super::Sandbox;
+use super::slack::{FakeSlack, identity};
+use crate::clock::SharedClock;
+use crate::config::{
+    AzureCredential, Config, ConnectionConfig, ScheduleConfig, ServerConfig, SlackConfig,
+    SlackMode, StoreConfig,
+};
+use secrecy::SecretString;
+use std::path::Path;
+use std::time::Duration;
+
+/// The people and places of the sandbox workspace.
+pub mod people {
+    /// The channel warnings and rotations go to.
+    pub const CHANNEL: &str = "C0IDENTITY";
+    pub const CHANNEL_NAME: &str = "identity-ops";
+    /// A team lead named in `slack.approvers`.
+    pub const LEAD: &str = "U0LEE";
+    /// A second team lead, member of the approver group only.
+    pub const GROUP_LEAD: &str = "U0GRACE";
+    /// The approver group.
+    pub const LEADS_GROUP: &str = "S0LEADS";
+    /// Team members who are not approvers.
+    pub const MEMBER: &str = "U0DANA";
+    pub const OTHER_MEMBER: &str = "U0SAM";
+    /// The connection's name in the configuration.
+    pub const CONNECTION: &str = "prod-org";
+    /// The AWS account the connection's identity store belongs to.
+    pub const AWS_ACCOUNT: &str = "123456789012";
+}
+
+use people::*;
+
+pub struct SandboxWorld {
+    pub clock: SharedClock,
+    pub cloud: Sandbox,
+    pub slack: FakeSlack,
+}
+
+impl SandboxWorld {
+    /// Starts every fake. The connection's current AWS token was created `token_age` ago.
+    pub async fn start(clock: SharedClock, token_age: chrono::Duration) -> SandboxWorld {
+        let cloud = Sandbox::start_with_token_age(clock.clone(), token_age).await;
+        let slack = FakeSlack::start(clock.clone()).await;
+        slack.add_channel(CHANNEL, CHANNEL_NAME);
+        slack.add_user(LEAD, "lee");
+        slack.add_user(GROUP_LEAD, "grace");
+        slack.add_user(MEMBER, "dana");
+        slack.add_user(OTHER_MEMBER, "sam");
+        slack.add_usergroup(LEADS_GROUP, "identity-leads", &[GROUP_LEAD]);
+        SandboxWorld {
+            clock,
+            cloud,
+            slack,
+        }
+    }
+
+    /// A configuration pointing the real bot at the fakes, with its database at `store`.
+    pub fn config(&self, store: &Path, mode: SlackMode) -> Config {
+        Config {
+            slack: SlackConfig {
+                mode,
+                bot_token: SecretString::from(identity::BOT_TOKEN),
+                app_token: Some(SecretString::from(identity::APP_TOKEN)),
+                signing_secret: Some(SecretString::from(identity::SIGNING_SECRET)),
+                channel: CHANNEL.to_owned(),
+                api_url: self.slack.api_url(),
+                approvers: vec![LEAD.to_owned()],
+                approver_groups: vec![LEADS_GROUP.to_owned()],
+                allow_self_approval: false,
+                approval_timeout: Duration::from_secs(24 * 3600),
+            },
+            server: ServerConfig {
+                listen: "127.0.0.1:0".parse().expect("a loopback address parses"),
+            },
+            store: StoreConfig {
+                path: store.to_owned(),
+            },
+            schedule: ScheduleConfig {
+                check_interval: Duration::from_secs(3600),
+                warn_days: vec![30, 14, 7, 3, 1],
+            },
+            aws_health: None,
+            connections: vec![ConnectionConfig {
+                name: CONNECTION.to_owned(),
+                scim_url: self.cloud.scim_url(),
+                aws_region: super::SANDBOX_REGION.to_owned(),
+                aws_account_id: AWS_ACCOUNT.to_owned(),
+                azure_tenant_id: self.cloud.microsoft.tenant_id(),
+                azure_client_id: self.cloud.microsoft.client_id(),
+                azure_credential: AzureCredential::ClientSecret(SecretString::from(
+                    self.cloud
+                        .microsoft
+                        .client_secret()
+                        .expect("the sandbox's app registration has a client secret"),
+                )),
+                service_principal_id: None,
+                sync_job_id: None,
+                graph_url: self.cloud.microsoft.graph_url(),
+                login_url: self.cloud.microsoft.login_url(),
+            }],
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The whole bot (`RunningApp`) against the sandbox world: fake Slack, AWS and Microsoft.
+
+use chrono::Duration;
+use scim_rotator::app::{RunOptions, RunningApp};
+use scim_rotator::clock::{Clock, ManualClock};
+use scim_rotator::config::SlackMode;
+use scim_rotator::sandbox::slack::{FakeSlack, StoredMessage};
+use scim_rotator::sandbox::{SandboxWorld, people::*};
+use scim_rotator::slack::render::{self, ConnectionInfo};
+use std::sync::Arc;
+use url::Url;
+
+
+pub struct TestApp {
+    pub clock: ManualClock,
+    pub world: SandboxWorld,
+    pub app: RunningApp,
+    pub dir: tempfile::TempDir,
+    pub url: Url,
+}
+
+impl TestApp {
+    pub async fn start(mode: SlackMode) -> TestApp {
+        let clock = ManualClock::new(super::start_time());
+        // The current token is 355 days old: it expires in 10 days.
+        let world = SandboxWorld::start(Arc::new(clock.clone()), Duration::days(355)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = world.config(&dir.path().join("bot.db"), mode);
+        let app = RunningApp::start(
+            &config,
+            RunOptions {
+                clock: Arc::new(clock.clone()),
+                retry: super::test_retry(),
+            },
+        )
+        .await
+        .unwrap();
+        let url = Url::parse(&format!("http://{}", app.addr)).unwrap();
+        let test = TestApp {
+            clock,
+            world,
+            app,
+            dir,
+            url,
+        };
+        test.register_current_token().await;
+        test
+    }
+
+    pub fn slack(&self) -> &FakeSlack {
+        &self.world.slack
+    }
+
+    async fn register_current_token(&self) {
+        let current = &self.world.cloud.current_token;
+        let lead = scim_rotator::rotation::Actor::user(LEAD, true);
+        self.app
+            .engine
+            .register_token(CONNECTION, &current.id, current.created, &lead)
+            .await
+            .unwrap();
+    }
+
+    /// Posts the expiry warning as the monitor does; returns its ts.
+    pub async fn post_warning(&self) -> String {
+        let token = self
+            .app
+            .engine
+            .store()
+            .current_token(CONNECTION)
+            .unwrap()
+            .unwrap();
+        let now = self.clock.now();
+        let threshold = scim_rotator::rotation::expiry::threshold_reached(
+            token.expires_at.unwrap(),
+            now,
+            &[30, 14, 7, 3, 1],
+        )
+        .unwrap();
+        let conn = ConnectionInfo {
+            name: CONNECTION,
+            aws_region: scim_rotator::sandbox::SANDBOX_REGION,
+        };
+        let message = render::expiry_warning(&conn, &token, threshold, now);
+        self.app
+            .bot
+            .api
+            .post_message(CHANNEL, None, message.text, message.blocks)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the thread under `parent` has a message with a button `action_id`.
+    pub async fn wait_for_button(&self, parent: &str, action_id: &str) -> StoredMessage {
+        let parent_ts = parent.to_owned();
+        let action = action_id.to_owned();
+        self.slack()
+            .wait_until(super::DEADLINE, move |slack| {
+                slack
+                    .thread(CHANNEL, &parent_ts)
+                    .into_iter()
+                    .chain(slack.message(CHANNEL, &parent_ts))
+                    .find(|m| {
+                        m.blocks
+                            .to_string()
+                            .contains(&format!("\"action_id\":\"{action}\""))
+                    })
+            })
+            .await
+            .unwrap_or_else(|_| {
+                panic!("no message with a {action_id} button in the thread of {parent}")
+            })
+    }
+
+    /// Waits until `user` got an ephemeral message containing `text`.
+    pub async fn wait_for_ephemeral(&self, user: &str, text: &str) -> String {
+        let (who, needle) = (user.to_owned(), text.to_owned());
+        self.slack()
+            .wait_until(super::DEADLINE, move |slack| {
+                slack
+                    .ephemerals()
+                    .into_iter()
+                    .find(|e| e.user == who && e.text.contains(&needle))
+                    .map(|e| e.text)
+            })
+            .await
+            .unwrap_or_else(|_| panic!("{user} got no ephemeral message saying {text:?}"))
+    }
+
+    pub fn audit_actions(&self) -> Vec<(String, String)> {
+        self.app
+            .engine
+            .store()
+            .audit_records(&Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.actor, r.action))
+            .collect()
+    }
+}
