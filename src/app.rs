@@ -2,13 +2,15 @@
 //! end-to-end tests and the demo start it with a manual clock on port 0.
 
 use crate::aws::ScimProbe;
+use crate::aws::health::AwsInstance;
 use crate::azure::{self, GraphClient, GraphSettings};
 use crate::clock::SharedClock;
 use crate::config::{self, Config, SlackMode};
 use crate::engine::{ConnectionRuntime, Engine};
 use crate::retry::RetryPolicy;
 use crate::rotation::Policy;
-use crate::server::{self, AppState, SlackEndpoints};
+use crate::scheduler::{MonitorSettings, Scheduler};
+use crate::server::{self, AppState, HealthEndpoint, SlackEndpoints};
 use crate::slack::api::SlackApi;
 use crate::slack::approvers::{ApproverDirectory, REFRESH_EVERY};
 use crate::slack::bot::SlackBot;
@@ -50,12 +52,53 @@ pub fn graph_settings(connection: &config::ConnectionConfig) -> GraphSettings {
 pub struct RunOptions {
     pub clock: SharedClock,
     pub retry: RetryPolicy,
+    /// Start the periodic sweep (at once, then every `schedule.check_interval`). Tests that
+    /// move a manual clock turn it off and call [`Scheduler::sweep`] themselves.
+    pub run_scheduler: bool,
+}
+
+/// Builds the connections the engine acts on from the configuration.
+pub fn connection_runtimes(config: &Config, retry: RetryPolicy) -> Vec<ConnectionRuntime> {
+    config
+        .connections
+        .iter()
+        .map(|c| ConnectionRuntime {
+            name: c.name.clone(),
+            scim_url: c.scim_url.clone(),
+            aws_region: c.aws_region.clone(),
+            graph: GraphClient::new(graph_settings(c), retry),
+        })
+        .collect()
+}
+
+/// What the monitor needs from the configuration.
+pub fn monitor_settings(config: &Config) -> MonitorSettings {
+    MonitorSettings {
+        channel: config.slack.channel.clone(),
+        warn_days: config.schedule.warn_days.clone(),
+        approvers: config.slack.approvers.clone(),
+        approver_groups: config.slack.approver_groups.clone(),
+    }
+}
+
+/// Each connection's AWS account and region, to match AWS Health events to it.
+pub fn aws_instances(config: &Config) -> Vec<AwsInstance> {
+    config
+        .connections
+        .iter()
+        .map(|c| AwsInstance {
+            connection: c.name.clone(),
+            account_id: c.aws_account_id.clone(),
+            region: c.aws_region.clone(),
+        })
+        .collect()
 }
 
 /// A started bot.
 pub struct RunningApp {
     pub engine: Arc<Engine>,
     pub bot: Arc<SlackBot>,
+    pub scheduler: Arc<Scheduler>,
     pub addr: SocketAddr,
     socket: Option<SocketMode>,
     tasks: Vec<JoinHandle<()>>,
@@ -70,16 +113,7 @@ impl RunningApp {
             Arc::new(Store::open(&config.store.path).with_context(|| {
                 format!("opening the database {}", config.store.path.display())
             })?);
-        let connections = config
-            .connections
-            .iter()
-            .map(|c| ConnectionRuntime {
-                name: c.name.clone(),
-                scim_url: c.scim_url.clone(),
-                aws_region: c.aws_region.clone(),
-                graph: GraphClient::new(graph_settings(c), options.retry),
-            })
-            .collect();
+        let connections = connection_runtimes(config, options.retry);
         let approval_window = chrono::Duration::from_std(config.slack.approval_timeout)
             .unwrap_or(chrono::Duration::hours(24));
         let engine = Engine::new(
@@ -124,20 +158,16 @@ impl RunningApp {
             config.slack.channel.clone(),
             config.slack.allow_self_approval,
         );
+        let scheduler = Scheduler::new(Arc::clone(&engine), api.clone(), monitor_settings(config));
         let mut tasks = vec![
             tokio::spawn(presenter.run(engine.subscribe())),
             tokio::spawn(Arc::clone(&approvers).refresh_forever(REFRESH_EVERY)),
         ];
-        let expiring = Arc::clone(&engine);
-        tasks.push(tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                ticker.tick().await;
-                if let Err(error) = expiring.expire_approvals().await {
-                    tracing::error!(error = %error, "cannot expire unapproved rotations");
-                }
-            }
-        }));
+        if options.run_scheduler {
+            tasks.push(tokio::spawn(
+                Arc::clone(&scheduler).run(config.schedule.check_interval),
+            ));
+        }
 
         let slack = match config.slack.mode {
             SlackMode::Http => Some(SlackEndpoints {
@@ -154,6 +184,12 @@ impl RunningApp {
             store: Arc::clone(&store),
             clock: Arc::clone(&options.clock),
             slack,
+            aws_health: config.aws_health.as_ref().map(|health| HealthEndpoint {
+                secret: health.secret.clone(),
+                instances: Arc::new(aws_instances(config)),
+                scheduler: Arc::clone(&scheduler),
+            }),
+            connections: Arc::new(engine.connection_names()),
         });
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
@@ -191,6 +227,7 @@ impl RunningApp {
         Ok(RunningApp {
             engine,
             bot,
+            scheduler,
             addr,
             socket,
             tasks,

@@ -1,10 +1,15 @@
-//! HTTP: Slack's endpoints (mode `http`), health and readiness.
+//! HTTP: Slack's endpoints (mode `http`), AWS Health events, metrics, health and readiness.
 //!
 //! Each Slack request is verified (signature over the raw body, 300 s window) before
 //! anything else, parsed, handed to the bot, and answered with the bot's acknowledgement.
+//! AWS Health events are authenticated by the shared `x-api-key` before they are read.
 //! Nothing here logs a request body: a modal submission carries the token.
 
+use crate::aws::health::{self, AwsInstance, SCIM_TOKEN_EXPIRY_EVENT};
 use crate::clock::SharedClock;
+use crate::metrics::{self, Gauges};
+use crate::rotation::expiry::days_left;
+use crate::scheduler::Scheduler;
 use crate::slack::bot::SlackBot;
 use crate::slack::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::store::Store;
@@ -14,9 +19,12 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 use slack_morphism::prelude::*;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
 /// Largest request body accepted; Slack's payloads are a few KiB, a modal at most ~100 KiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -28,7 +36,25 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Present in `http` mode: the Slack endpoints are served.
     pub slack: Option<SlackEndpoints>,
+    /// Present when `[aws_health]` is configured; otherwise `POST /aws/health-events`
+    /// answers 404.
+    pub aws_health: Option<HealthEndpoint>,
+    /// The configured connections' names (for the per-connection metrics).
+    pub connections: Arc<Vec<String>>,
 }
+
+/// What `POST /aws/health-events` needs.
+#[derive(Clone)]
+pub struct HealthEndpoint {
+    /// Expected in the `x-api-key` header (`[aws_health] secret`).
+    pub secret: SecretString,
+    /// Each connection's AWS account and region, to match events to connections.
+    pub instances: Arc<Vec<AwsInstance>>,
+    pub scheduler: Arc<Scheduler>,
+}
+
+/// The header an EventBridge API destination with API-key authorization sends the key in.
+pub const API_KEY_HEADER: &str = "x-api-key";
 
 #[derive(Clone)]
 pub struct SlackEndpoints {
@@ -39,7 +65,9 @@ pub struct SlackEndpoints {
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/aws/health-events", post(aws_health_event));
     if state.slack.is_some() {
         router = router
             .route("/slack/events", post(slack_events))
@@ -63,6 +91,130 @@ async fn readyz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+/// `GET /metrics`: the counters, and the gauges read from the store now.
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let now = state.clock.now();
+    let read = || -> Result<Gauges, crate::store::StoreError> {
+        let mut days_until_expiry = Vec::new();
+        for name in state.connections.iter() {
+            let days = state
+                .store
+                .current_token(name)?
+                .and_then(|token| token.expires_at)
+                .map(|expires| days_left(expires, now));
+            days_until_expiry.push((name.clone(), days));
+        }
+        Ok(Gauges {
+            days_until_expiry,
+            rotations: state.store.rotation_counts()?,
+        })
+    };
+    match read() {
+        Ok(gauges) => (
+            [(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+            metrics::render(metrics::global(), &gauges),
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "cannot read the store for metrics");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Whether the `x-api-key` header holds the shared secret. Both sides are hashed first, so
+/// the comparison takes the same time whatever the header holds, its length included.
+fn api_key_matches(secret: &SecretString, given: Option<&axum::http::HeaderValue>) -> bool {
+    let Some(given) = given else {
+        return false;
+    };
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(secret.expose_secret().as_bytes());
+    given.ct_eq(&expected).into()
+}
+
+/// `POST /aws/health-events`: an EventBridge event, as an API destination sends it.
+/// 401 without the right key, 400 for a body that is not an event, 202 for events the bot
+/// does not handle (other types, unknown accounts), 200 with what was done otherwise, and
+/// 503 when the database cannot record it (EventBridge retries).
+async fn aws_health_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(endpoint) = state.aws_health.as_ref() else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "AWS Health events are not configured on this bot ([aws_health] secret)",
+        );
+    };
+    if !api_key_matches(&endpoint.secret, headers.get(API_KEY_HEADER)) {
+        tracing::warn!(
+            bytes = body.len(),
+            "refused an AWS Health event: missing or wrong x-api-key"
+        );
+        return refuse(StatusCode::UNAUTHORIZED, "missing or wrong x-api-key");
+    }
+    let event = match health::parse_event(&body) {
+        Ok(event) => event,
+        Err(error) => return refuse(StatusCode::BAD_REQUEST, &error.to_string()),
+    };
+    let ignored = |reason: String| {
+        tracing::info!(event_id = ?event.id, %reason, "AWS Health event ignored");
+        (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({ "result": "ignored", "reason": reason })),
+        )
+            .into_response()
+    };
+    if event.event_type_code != SCIM_TOKEN_EXPIRY_EVENT {
+        return ignored(format!(
+            "event type {} is not handled",
+            event.event_type_code
+        ));
+    }
+    let matched = health::matching(&event, &endpoint.instances);
+    if matched.is_empty() {
+        tracing::warn!(account = ?event.account, region = ?event.region, "an AWS Health SCIM token event matches no configured connection");
+        return ignored(format!(
+            "no connection is configured for account {} in region {}",
+            event.account.as_deref().unwrap_or("(none)"),
+            event.region.as_deref().unwrap_or("(none)")
+        ));
+    }
+    let now = state.clock.now();
+    let mut results = Vec::new();
+    for instance in matched {
+        match endpoint
+            .scheduler
+            .record_health_event(&instance.connection, &event, now)
+            .await
+        {
+            Ok(outcome) => {
+                if outcome.changed() {
+                    // Warn now if the new date crossed a threshold; the answer does not wait
+                    // for Slack (an API destination gives up after 5 seconds).
+                    let scheduler = Arc::clone(&endpoint.scheduler);
+                    let connection = instance.connection.clone();
+                    tokio::spawn(async move {
+                        let now = scheduler.engine().now();
+                        scheduler.check_expiry(&connection, now).await;
+                    });
+                }
+                results.push(outcome.to_json());
+            }
+            Err(error) => {
+                tracing::error!(connection = %instance.connection, error = %error, "cannot record an AWS Health event");
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot record the event now; try again",
+                );
+            }
+        }
+    }
+    axum::Json(json!({ "result": "processed", "connections": results })).into_response()
 }
 
 /// Refusals with a short reason, never the body.

@@ -5,9 +5,9 @@ mod support;
 
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
+use scim_rotator::sandbox::people::*;
 use scim_rotator::sandbox::slack::{SigningOptions, ViewOutcome, plain_text_value};
 use scim_rotator::slack::ids;
-use scim_rotator::sandbox::people::*;
 use support::app::TestApp;
 
 /// Starts a rotation from the warning's button (as `requester`) and returns the thread ts.

@@ -4,6 +4,7 @@
 mod audit;
 mod check;
 mod store_view;
+mod sweep;
 mod tokens;
 
 use crate::telemetry::{self, LogFormat};
@@ -66,10 +67,12 @@ pub struct DemoArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SweepArgs {
-    /// Sweep as if it were this time (RFC 3339), e.g. to preview the warning schedule.
+    /// Sweep as if it were this time (RFC 3339, or YYYY-MM-DD for midnight UTC), e.g. to
+    /// preview the warning schedule. Default: now.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
-    /// Print what would be posted; change nothing.
+    /// Print what would be posted; change nothing (the database is opened read-only and
+    /// Slack is not called; Microsoft Graph is read, as a sweep reads it).
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -127,7 +130,14 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             runtime()?.block_on(check::run(&cli.config, &config))
         }
-        Command::Demo(_) | Command::Sweep(_) => Ok(Exit::Usage(
+        Command::Sweep(args) => {
+            let config = match load_config(&cli.config) {
+                Ok(config) => config,
+                Err(exit) => return Ok(exit),
+            };
+            runtime()?.block_on(sweep::run(&config, &args))
+        }
+        Command::Demo(_) => Ok(Exit::Usage(
             "this subcommand is not yet available in this build".to_owned(),
         )),
     }
@@ -148,6 +158,7 @@ async fn run_bot(config: crate::config::Config) -> anyhow::Result<Exit> {
     let options = crate::app::RunOptions {
         clock: std::sync::Arc::new(crate::clock::SystemClock),
         retry: crate::retry::RetryPolicy::default(),
+        run_scheduler: true,
     };
     let app = crate::app::RunningApp::start(&config, options).await?;
     crate::app::shutdown_signal().await;

@@ -10,7 +10,6 @@ use scim_rotator::slack::render::{self, ConnectionInfo};
 use std::sync::Arc;
 use url::Url;
 
-
 pub struct TestApp {
     pub clock: ManualClock,
     pub world: SandboxWorld,
@@ -31,6 +30,7 @@ impl TestApp {
             RunOptions {
                 clock: Arc::new(clock.clone()),
                 retry: super::test_retry(),
+                run_scheduler: false,
             },
         )
         .await

@@ -240,7 +240,11 @@ pub(super) fn view_submission(
             .and_then(|actions| actions.get(action_id))
             .is_some_and(has_value);
         // An input left as the modal showed it submits its initial value, as in Slack.
-        let initial = if given { None } else { initial_state(&input["element"]) };
+        let initial = if given {
+            None
+        } else {
+            initial_state(&input["element"])
+        };
         if let Some(initial) = initial {
             state
                 .entry(block_id.to_string())
