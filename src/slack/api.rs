@@ -106,10 +106,30 @@ pub struct BotIdentity {
     pub team: String,
 }
 
+/// Whether the client paces its own calls to Slack's published limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pacing {
+    /// Slack's limits (e.g. one `chat.postMessage` a second), and 429s retried after
+    /// `Retry-After`: what the bot uses against Slack.
+    SlackLimits,
+    /// Neither: for a local fake that does not limit, where tests post many messages in
+    /// a few milliseconds of real time.
+    Unpaced,
+}
+
 impl SlackApi {
     /// A client for `api_url` (e.g. `https://slack.com/api`) authenticated with `bot_token`.
     /// Fails only when the system's root certificates cannot be loaded.
     pub fn new(api_url: &url::Url, bot_token: &SecretString) -> std::io::Result<Self> {
+        SlackApi::with_pacing(api_url, bot_token, Pacing::SlackLimits)
+    }
+
+    /// [`SlackApi::new`] with the given pacing.
+    pub fn with_pacing(
+        api_url: &url::Url,
+        bot_token: &SecretString,
+        pacing: Pacing,
+    ) -> std::io::Result<Self> {
         crate::http::install_crypto_provider();
         let https_or_http = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()?
@@ -117,10 +137,13 @@ impl SlackApi {
             .enable_http1()
             .build();
         let connector = SlackClientHyperConnector::with_connector(https_or_http)
-            .with_slack_api_url(api_url.as_str().trim_end_matches('/'))
-            .with_rate_control(
+            .with_slack_api_url(api_url.as_str().trim_end_matches('/'));
+        let connector = match pacing {
+            Pacing::SlackLimits => connector.with_rate_control(
                 SlackApiRateControlConfig::new().with_max_retries(RATE_LIMIT_RETRIES),
-            );
+            ),
+            Pacing::Unpaced => connector,
+        };
         Ok(SlackApi {
             client: Arc::new(SlackClient::new(connector)),
             token: Arc::new(SlackApiToken::new(SlackApiTokenValue(

@@ -6,6 +6,7 @@
 )]
 
 pub mod app;
+pub mod monitor;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use scim_rotator::audit::NewAuditRecord;
