@@ -20,11 +20,20 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(mode: SlackMode) -> TestApp {
+        TestApp::start_with(mode, |_| {}).await
+    }
+
+    /// [`TestApp::start`] with the sandbox's configuration changed by `configure` first.
+    pub async fn start_with(
+        mode: SlackMode,
+        configure: impl FnOnce(&mut scim_rotator::config::Config),
+    ) -> TestApp {
         let clock = ManualClock::new(super::start_time());
         // The current token is 355 days old: it expires in 10 days.
         let world = SandboxWorld::start(Arc::new(clock.clone()), Duration::days(355)).await;
         let dir = tempfile::tempdir().unwrap();
-        let config = world.config(&dir.path().join("bot.db"), mode);
+        let mut config = world.config(&dir.path().join("bot.db"), mode);
+        configure(&mut config);
         let app = RunningApp::start(
             &config,
             RunOptions {

@@ -1,0 +1,300 @@
+//! The monitor's HTTP endpoints on the running bot: AWS Health events as an EventBridge API
+//! destination sends them, and `/metrics` as Prometheus scrapes it.
+
+mod support;
+
+use chrono::{TimeZone, Utc};
+use scim_rotator::config::{AwsHealthConfig, SlackMode};
+use scim_rotator::rotation::ExpirySource;
+use scim_rotator::sandbox::people::*;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use support::app::TestApp;
+
+/// The shared secret configured as `[aws_health] secret`.
+const API_KEY: &str = "eventbridge-api-key-0123456789";
+
+async fn app_with_health_events() -> TestApp {
+    TestApp::start_with(SlackMode::Http, |config| {
+        config.aws_health = Some(AwsHealthConfig {
+            secret: SecretString::from(API_KEY),
+        });
+    })
+    .await
+}
+
+/// An EventBridge AWS Health event for the sandbox's account and region.
+fn event(type_code: &str, description: &str, account: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "AWS Health Event",
+        "source": "aws.health",
+        "account": account,
+        "time": "2027-02-01T09:00:00Z",
+        "region": scim_rotator::sandbox::SANDBOX_REGION,
+        "resources": [],
+        "detail": {
+            "eventArn": format!("arn:aws:health:eu-west-1::event/IAMIDENTITYCENTER/{type_code}/{type_code}_1"),
+            "service": "IAMIDENTITYCENTER",
+            "eventTypeCode": type_code,
+            "eventTypeCategory": "accountNotification",
+            "eventDescription": [{ "language": "en_US", "latestDescription": description }]
+        }
+    })
+}
+
+fn expiry_event(description: &str) -> Value {
+    event(
+        scim_rotator::aws::health::SCIM_TOKEN_EXPIRY_EVENT,
+        description,
+        AWS_ACCOUNT,
+    )
+}
+
+/// Posts `body` to `/aws/health-events` with `key` as `x-api-key`; (status, body).
+async fn post(app: &TestApp, key: Option<&str>, body: &str) -> (u16, String) {
+    let client = scim_rotator::http::client(std::time::Duration::from_secs(5));
+    let mut request = client
+        .post(app.url.join("/aws/health-events").unwrap())
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(key) = key {
+        request = request.header("x-api-key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn post_json(app: &TestApp, body: &Value) -> (u16, Value) {
+    let (status, text) = post(app, Some(API_KEY), &body.to_string()).await;
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn current_token(app: &TestApp) -> scim_rotator::rotation::TokenRecord {
+    app.app
+        .engine
+        .store()
+        .current_token(CONNECTION)
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_expiry_event_with_a_date_corrects_the_token_and_warns_at_once() {
+    let app = app_with_health_events().await;
+    let registered = current_token(&app).expires_at.unwrap();
+    let (status, answer) = post_json(
+        &app,
+        &expiry_event(
+            "Your SCIM access token for AWS IAM Identity Center expires on February 8, 2027. \
+             Generate a new token before then.",
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result"], "processed");
+    assert_eq!(answer["connections"][0]["result"], "recorded");
+    assert_eq!(answer["connections"][0]["connection"], CONNECTION);
+
+    let token = current_token(&app);
+    let announced = Utc.with_ymd_and_hms(2027, 2, 8, 0, 0, 0).unwrap();
+    assert_eq!(token.expires_at, Some(announced));
+    assert_eq!(token.source, ExpirySource::AwsHealth);
+    let corrected = app
+        .app
+        .engine
+        .store()
+        .audit_records(&Default::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.action == "token_expiry_corrected")
+        .expect("the correction is audited");
+    assert_eq!(corrected.details["details"]["previous"], json!(registered));
+    assert_eq!(corrected.details["details"]["date"], "February 8, 2027");
+
+    // 6 days and 15 hours left: the 7-day threshold is crossed, and the warning goes out.
+    let warning = app
+        .slack()
+        .wait_until(support::DEADLINE, |slack| {
+            slack
+                .messages(CHANNEL)
+                .into_iter()
+                .find(|m| m.text.contains("expires in 6 days"))
+        })
+        .await
+        .expect("a warning for the new date");
+    assert!(warning.thread_ts.is_none());
+
+    // AWS repeats the notice: nothing changes, nothing more is posted.
+    let (status, again) = post_json(
+        &app,
+        &expiry_event("Your SCIM access token expires on 2027-02-08."),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(again["connections"][0]["result"], "unchanged");
+    assert_eq!(current_token(&app).expires_at, Some(announced));
+}
+
+#[tokio::test]
+async fn an_expiry_event_without_a_date_changes_nothing() {
+    let app = app_with_health_events().await;
+    let before = current_token(&app);
+    let (status, answer) = post_json(
+        &app,
+        &expiry_event("Your SCIM access token will expire soon. Rotate it."),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["connections"][0]["result"], "no_date");
+    assert_eq!(current_token(&app), before);
+}
+
+#[tokio::test]
+async fn other_event_types_are_accepted_and_ignored() {
+    let app = app_with_health_events().await;
+    let before = current_token(&app);
+    let (status, answer) = post_json(
+        &app,
+        &event(
+            "AWS_EC2_INSTANCE_STORE_DRIVE_PERFORMANCE_DEGRADED",
+            "expires on February 8, 2027",
+            AWS_ACCOUNT,
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["result"], "ignored");
+    assert_eq!(current_token(&app), before);
+}
+
+#[tokio::test]
+async fn an_event_for_an_unknown_account_is_ignored() {
+    let app = app_with_health_events().await;
+    let before = current_token(&app);
+    let (status, answer) = post_json(
+        &app,
+        &event(
+            scim_rotator::aws::health::SCIM_TOKEN_EXPIRY_EVENT,
+            "expires on February 8, 2027",
+            "999999999999",
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["result"], "ignored");
+    assert!(
+        answer["reason"].as_str().unwrap().contains("999999999999"),
+        "{answer}"
+    );
+    assert_eq!(current_token(&app), before);
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_api_key_is_refused_before_the_body_is_read() {
+    let app = app_with_health_events().await;
+    let before = current_token(&app);
+    let body = expiry_event("expires on February 8, 2027").to_string();
+    for key in [
+        None,
+        Some("wrong"),
+        Some(""),
+        Some(&API_KEY[..API_KEY.len() - 1]),
+    ] {
+        let (status, text) = post(&app, key, &body).await;
+        assert_eq!(status, 401, "{key:?}");
+        assert_eq!(text, "missing or wrong x-api-key");
+    }
+    // Even a malformed body gets 401, not 400: nothing is read without the key.
+    assert_eq!(post(&app, Some("wrong"), "{").await.0, 401);
+    assert_eq!(current_token(&app), before);
+}
+
+#[tokio::test]
+async fn malformed_json_gets_400_with_a_short_reason() {
+    let app = app_with_health_events().await;
+    let (status, text) = post(&app, Some(API_KEY), "{\"detail\": {").await;
+    assert_eq!(status, 400);
+    assert_eq!(text, "malformed JSON at line 1, column 12");
+    let (status, text) = post(&app, Some(API_KEY), "{\"source\": \"aws.health\"}").await;
+    assert_eq!(status, 400);
+    assert_eq!(text, "not an EventBridge event: no detail object");
+    let (status, _) = post(&app, Some(API_KEY), "").await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn without_an_aws_health_secret_the_endpoint_is_not_found() {
+    let app = TestApp::start(SlackMode::Http).await;
+    let (status, text) = post(&app, Some(API_KEY), "{}").await;
+    assert_eq!(status, 404);
+    assert!(text.contains("[aws_health]"), "{text}");
+}
+
+/// `name{label="value",…} value` lines of the exposition, by name and labels.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').expect("a sample has a value");
+            (series.to_owned(), value.parse().expect("a numeric value"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_the_prometheus_text_format() {
+    let app = TestApp::start(SlackMode::Http).await;
+    // One sweep: the 14-day warning is posted, Graph is read.
+    app.app
+        .scheduler
+        .sweep(scim_rotator::clock::Clock::now(&app.clock))
+        .await;
+    let client = scim_rotator::http::client(std::time::Duration::from_secs(5));
+    let response = client
+        .get(app.url.join("/metrics").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    for line in text.lines().filter(|l| l.starts_with('#')) {
+        assert!(
+            line.starts_with("# HELP scim_rotator_") || line.starts_with("# TYPE scim_rotator_"),
+            "{line}"
+        );
+    }
+    let samples = samples(&text);
+    let get = |series: &str| {
+        *samples
+            .get(series)
+            .unwrap_or_else(|| panic!("{series} missing from:\n{text}"))
+    };
+    assert_eq!(
+        get(r#"scim_rotator_token_days_until_expiry{connection="prod-org"}"#),
+        10.0
+    );
+    assert_eq!(
+        get(r#"scim_rotator_token_expiry_known{connection="prod-org"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(r#"scim_rotator_rotations{state="AwaitingApproval"}"#),
+        0.0
+    );
+    // Counters are process-wide (other tests in this binary add to them): at least ours.
+    assert!(get("scim_rotator_sweeps_total") >= 1.0);
+    assert!(get(r#"scim_rotator_warnings_sent_total{kind="expiry_threshold"}"#) >= 1.0);
+    assert!(get("scim_rotator_graph_calls_total") >= 1.0);
+    assert!(get(r#"scim_rotator_slack_calls_total{method="chat.postMessage"}"#) >= 1.0);
+}
