@@ -162,6 +162,22 @@ async fn a_warning_slack_refused_is_sent_by_the_next_sweep() {
 }
 
 #[tokio::test]
+async fn a_warning_whose_thread_is_gone_is_posted_as_a_new_message() {
+    let env = MonitorEnv::start().await;
+    env.register_token("tok-123", env.now() + Duration::days(14));
+    env.sweep().await;
+    // Someone deleted the first warning: Slack refuses replies in its thread.
+    env.slack()
+        .fail_next("chat.postMessage", SlackFault::error("thread_not_found"));
+    env.clock.advance(Duration::days(7));
+    let report = env.sweep().await;
+    assert_eq!(report.posted(), 1, "{:?}", report.lines());
+    let top = env.top_level();
+    assert_eq!(top.len(), 2);
+    assert!(top[1].text.contains("expires in 7 days"), "{}", top[1].text);
+}
+
+#[tokio::test]
 async fn an_open_rotation_silences_all_but_the_critical_warnings() {
     let env = MonitorEnv::start().await;
     let expires = env.now() + Duration::days(7);

@@ -7,6 +7,7 @@ use crate::engine::ConnectionRuntime;
 use crate::rotation::TokenRecord;
 use crate::rotation::expiry::Threshold;
 use crate::rotation::warnings::{DueWarning, WarningInput, WarningKind, due_warning};
+use crate::slack::api::SlackApiError;
 use crate::slack::render::{self, ConnectionInfo, Message, format};
 use crate::store::{StoreError, WarningRecord};
 use chrono::{DateTime, Utc};
@@ -206,7 +207,7 @@ impl Scheduler {
         info: &ConnectionInfo<'_>,
         found: &Found,
         now: DateTime<Utc>,
-    ) -> Result<(String, String), crate::slack::api::SlackApiError> {
+    ) -> Result<(String, String), SlackApiError> {
         let channel = &self.settings.channel;
         let message = match (found.due.kind.threshold(), &found.token) {
             (Some(threshold), Some(token)) => render::expiry_warning(info, token, threshold, now),
@@ -239,14 +240,24 @@ impl Scheduler {
         channel: &str,
         root: &str,
         now: DateTime<Utc>,
-    ) -> Result<(String, String), crate::slack::api::SlackApiError> {
+    ) -> Result<(String, String), SlackApiError> {
         let reply = self
             .reply(info, found, now)
             .unwrap_or_else(|| render::unknown_expiry_warning(info, found.token.as_ref()));
-        let ts = self
+        let ts = match self
             .api
             .post_message(channel, Some(root), reply.text, reply.blocks)
-            .await?;
+            .await
+        {
+            Ok(ts) => ts,
+            Err(SlackApiError::Api { code, .. }) => {
+                // Slack refused the reply itself (the first warning deleted, its channel
+                // archived, …): the warning must still reach people, as a new message.
+                tracing::warn!(%code, "cannot reply in the warning's thread; posting a new message");
+                return self.post_new(info, found, now).await;
+            }
+            Err(error) => return Err(error),
+        };
         if let (Some(threshold), Some(token)) = (found.due.kind.threshold(), &found.token) {
             let top = render::expiry_warning(info, token, threshold, now);
             if let Err(error) = self
