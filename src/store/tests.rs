@@ -362,3 +362,53 @@ fn a_read_only_open_never_creates_a_database() {
     ));
     assert!(!path.exists());
 }
+
+#[test]
+fn an_expiry_correction_applies_only_to_the_token_it_was_decided_for() {
+    let store = Store::open_in_memory().unwrap();
+    let token = |id: &str| NewToken {
+        connection: "prod".to_owned(),
+        token_id: Some(id.to_owned()),
+        created_at: None,
+        expires_at: Some(at(1)),
+        source: ExpirySource::Manual,
+        fingerprint: None,
+    };
+    let old = store
+        .insert_token(&token("old"), &record("token_registered", 1))
+        .unwrap();
+    let corrected = store
+        .set_token_expiry(
+            "prod",
+            old.id,
+            at(30),
+            ExpirySource::AwsHealth,
+            &record("token_expiry_corrected", 2),
+        )
+        .unwrap();
+    assert_eq!(corrected.expires_at, Some(at(30)));
+    assert_eq!(corrected.source, ExpirySource::AwsHealth);
+    // A rotation replaced the token meanwhile: the correction was about the old one.
+    store
+        .insert_token(&token("new"), &record("token_registered", 3))
+        .unwrap();
+    assert!(matches!(
+        store.set_token_expiry(
+            "prod",
+            old.id,
+            at(40),
+            ExpirySource::AwsHealth,
+            &record("token_expiry_corrected", 4)
+        ),
+        Err(StoreError::NoToken(_))
+    ));
+    assert_eq!(
+        store.current_token("prod").unwrap().unwrap().expires_at,
+        Some(at(1))
+    );
+    assert_eq!(
+        store.verify_audit().unwrap(),
+        Ok(3),
+        "nothing audited for it"
+    );
+}
