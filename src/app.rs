@@ -57,6 +57,7 @@ pub struct RunningApp {
     pub engine: Arc<Engine>,
     pub bot: Arc<SlackBot>,
     pub addr: SocketAddr,
+    presented: tokio::sync::watch::Receiver<u64>,
     socket: Option<SocketMode>,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<()>,
@@ -124,6 +125,7 @@ impl RunningApp {
             config.slack.channel.clone(),
             config.slack.allow_self_approval,
         );
+        let presented = presenter.progress();
         let mut tasks = vec![
             tokio::spawn(presenter.run(engine.subscribe())),
             tokio::spawn(Arc::clone(&approvers).refresh_forever(REFRESH_EVERY)),
@@ -192,11 +194,19 @@ impl RunningApp {
             engine,
             bot,
             addr,
+            presented,
             socket,
             tasks,
             server,
             stop,
         })
+    }
+
+    /// Waits until every rotation change so far is shown in Slack (the presenter caught up).
+    pub async fn presented(&self) {
+        let target = self.engine.notices_sent();
+        let mut progress = self.presented.clone();
+        let _ = progress.wait_for(|reached| *reached >= target).await;
     }
 
     /// Stops taking requests, lets running checks finish (bounded), and stops.
