@@ -100,6 +100,7 @@ pub struct RunningApp {
     pub bot: Arc<SlackBot>,
     pub scheduler: Arc<Scheduler>,
     pub addr: SocketAddr,
+    presented: tokio::sync::watch::Receiver<u64>,
     socket: Option<SocketMode>,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<()>,
@@ -159,6 +160,7 @@ impl RunningApp {
             config.slack.allow_self_approval,
         );
         let scheduler = Scheduler::new(Arc::clone(&engine), api.clone(), monitor_settings(config));
+        let presented = presenter.progress();
         let mut tasks = vec![
             tokio::spawn(presenter.run(engine.subscribe())),
             tokio::spawn(Arc::clone(&approvers).refresh_forever(REFRESH_EVERY)),
@@ -229,11 +231,19 @@ impl RunningApp {
             bot,
             scheduler,
             addr,
+            presented,
             socket,
             tasks,
             server,
             stop,
         })
+    }
+
+    /// Waits until every rotation change so far is shown in Slack (the presenter caught up).
+    pub async fn presented(&self) {
+        let target = self.engine.notices_sent();
+        let mut progress = self.presented.clone();
+        let _ = progress.wait_for(|reached| *reached >= target).await;
     }
 
     /// Stops taking requests, lets running checks finish (bounded), and stops.

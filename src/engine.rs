@@ -61,6 +61,8 @@ pub enum Outcome {
 pub struct Notice {
     pub rotation: RotationId,
     pub action: String,
+    /// 1 for the first notice, then counting up: lets a subscriber say how far it got.
+    pub seq: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,7 @@ pub struct Engine {
     /// Serializes load → decide → persist.
     apply_lock: Mutex<()>,
     notices: broadcast::Sender<Notice>,
+    notices_sent: std::sync::atomic::AtomicU64,
     tasks: TaskTracker,
 }
 
@@ -104,6 +107,7 @@ impl Engine {
             scim,
             apply_lock: Mutex::new(()),
             notices,
+            notices_sent: std::sync::atomic::AtomicU64::new(0),
             tasks: TaskTracker::new(),
         })
     }
@@ -550,10 +554,20 @@ impl Engine {
     }
 
     fn notify(&self, rotation: RotationId, action: &str) {
+        let seq = self
+            .notices_sent
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         // No subscriber (tests, CLI) is fine.
         let _ = self.notices.send(Notice {
             rotation,
             action: action.to_owned(),
+            seq,
         });
+    }
+
+    /// How many notices were sent so far (the `seq` of the latest).
+    pub fn notices_sent(&self) -> u64 {
+        self.notices_sent.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

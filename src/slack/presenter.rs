@@ -13,6 +13,7 @@ use crate::rotation::{Rotation, RotationId, RotationState};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 
 /// The steps of a rotation thread, in the order they appear.
 pub const STEPS: [&str; 5] = ["approval", "new_token", "checks", "delete_old", "summary"];
@@ -25,6 +26,8 @@ pub struct Presenter {
     allow_self_approval: bool,
     /// What each step message last showed, to skip updates that change nothing.
     shown: HashMap<(RotationId, &'static str), String>,
+    /// The `seq` of the last notice fully presented (see [`Presenter::progress`]).
+    progress: watch::Sender<u64>,
 }
 
 impl Presenter {
@@ -42,7 +45,14 @@ impl Presenter {
             channel,
             allow_self_approval,
             shown: HashMap::new(),
+            progress: watch::Sender::new(0),
         }
+    }
+
+    /// Follows how far the presenter got: the `seq` of the last notice whose messages are
+    /// posted. Waiting for it to reach `engine.notices_sent()` means the threads are current.
+    pub fn progress(&self) -> watch::Receiver<u64> {
+        self.progress.subscribe()
     }
 
     /// Presents every rotation that is not finished (at start-up: a notice may have been lost
