@@ -288,15 +288,15 @@ fn escape_help(text: &str) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// One parsed sample: name, labels, value.
-    pub(crate) type Sample = (String, BTreeMap<String, String>, f64);
+    type Sample = (String, BTreeMap<String, String>, f64);
 
     /// A strict reader of the text format, enough to check what [`render`] writes: every
     /// sample belongs to a family announced by `# TYPE`, labels are quoted and escaped.
-    pub(crate) fn parse(text: &str) -> Vec<Sample> {
+    fn parse(text: &str) -> Vec<Sample> {
         let mut typed = std::collections::HashSet::new();
         let mut samples = Vec::new();
         for line in text.lines() {
@@ -352,7 +352,7 @@ pub(crate) mod tests {
     }
 
     /// The value of the sample `name` with exactly `labels`.
-    pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let wanted: BTreeMap<String, String> = labels
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
