@@ -11,7 +11,7 @@ use crate::retry::RetryPolicy;
 use crate::rotation::Policy;
 use crate::scheduler::{MonitorSettings, Scheduler};
 use crate::server::{self, AppState, HealthEndpoint, SlackEndpoints};
-use crate::slack::api::SlackApi;
+use crate::slack::api::{Pacing, SlackApi};
 use crate::slack::approvers::{ApproverDirectory, REFRESH_EVERY};
 use crate::slack::bot::SlackBot;
 use crate::slack::presenter::Presenter;
@@ -22,6 +22,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
+
+/// How long shutdown waits for in-flight HTTP requests (Slack acks within 3 s anyway).
+const SERVER_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long shutdown waits for running token checks before leaving them (they restart as
 /// "enter the token again" after the next start).
@@ -55,6 +58,9 @@ pub struct RunOptions {
     /// Start the periodic sweep (at once, then every `schedule.check_interval`). Tests that
     /// move a manual clock turn it off and call [`Scheduler::sweep`] themselves.
     pub run_scheduler: bool,
+    /// How Slack calls are paced: Slack's limits in production; unpaced against the fake
+    /// Slack in tests, where the wait would only slow the suite.
+    pub slack_pacing: Pacing,
 }
 
 /// Builds the connections the engine acts on from the configuration.
@@ -135,8 +141,12 @@ impl RunningApp {
             );
         }
 
-        let api = SlackApi::new(&config.slack.api_url, &config.slack.bot_token)
-            .context("loading root certificates")?;
+        let api = SlackApi::with_pacing(
+            &config.slack.api_url,
+            &config.slack.bot_token,
+            options.slack_pacing,
+        )
+        .context("loading root certificates")?;
         let approvers = Arc::new(ApproverDirectory::new(
             &config.slack.approvers,
             &config.slack.approver_groups,
@@ -252,7 +262,15 @@ impl RunningApp {
         if let Some(socket) = &self.socket {
             socket.shutdown().await;
         }
-        let _ = self.server.await;
+        // Graceful shutdown waits for open connections; an idle keep-alive client would hold
+        // it for ever, so in-flight requests get a bounded time to finish.
+        let mut server = self.server;
+        if tokio::time::timeout(SERVER_DRAIN_TIMEOUT, &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
         if !self.engine.drain(DRAIN_TIMEOUT).await {
             tracing::warn!(
                 "token checks still running at shutdown; they will ask for the token again"

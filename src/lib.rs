@@ -10,6 +10,7 @@ pub mod azure;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod http;
 pub mod metrics;

@@ -137,9 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             runtime()?.block_on(sweep::run(&config, &args))
         }
-        Command::Demo(_) => Ok(Exit::Usage(
-            "this subcommand is not yet available in this build".to_owned(),
-        )),
+        Command::Demo(args) => runtime()?.block_on(demo(args)),
     }
 }
 
@@ -159,6 +157,7 @@ async fn run_bot(config: crate::config::Config) -> anyhow::Result<Exit> {
         clock: std::sync::Arc::new(crate::clock::SystemClock),
         retry: crate::retry::RetryPolicy::default(),
         run_scheduler: true,
+        slack_pacing: crate::slack::api::Pacing::SlackLimits,
     };
     let app = crate::app::RunningApp::start(&config, options).await?;
     crate::app::shutdown_signal().await;
@@ -177,4 +176,24 @@ pub fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
         .map_err(|_| {
             format!("{text:?} is not a date: use YYYY-MM-DD or RFC 3339 (2027-01-31T09:00:00Z)")
         })
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
+    let options = crate::demo::DemoOptions {
+        step: args.step,
+        json: args.json,
+        // Whole minutes: the story's times read like a person's.
+        start: chrono::DurationRound::duration_trunc(
+            chrono::Utc::now(),
+            chrono::Duration::minutes(1),
+        )
+        .unwrap_or_else(|_| chrono::Utc::now()),
+        slack_pacing: crate::slack::api::Pacing::SlackLimits,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut input = std::io::stdin().lock();
+    match crate::demo::run(options, &mut out, &mut input).await {
+        Ok(()) => Ok(Exit::Ok),
+        Err(error) => Ok(Exit::Failed(format!("demo failed: {error:#}"))),
+    }
 }

@@ -58,16 +58,23 @@ impl Presenter {
     /// Presents every rotation that is not finished (at start-up: a notice may have been lost
     /// in a crash), then follows the engine's notices until it shuts down.
     pub async fn run(mut self, mut notices: tokio::sync::broadcast::Receiver<Notice>) {
+        let reached = self.engine.notices_sent();
         self.present_open().await;
+        self.progress.send_replace(reached);
         loop {
             match notices.recv().await {
-                Ok(notice) => self.present(notice.rotation).await,
+                Ok(notice) => {
+                    self.present(notice.rotation).await;
+                    self.progress.send_replace(notice.seq);
+                }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(
                         missed,
                         "presenter fell behind; re-presenting open rotations"
                     );
+                    let reached = self.engine.notices_sent();
                     self.present_open().await;
+                    self.progress.send_replace(reached);
                 }
                 Err(RecvError::Closed) => return,
             }

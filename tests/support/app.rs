@@ -40,6 +40,7 @@ impl TestApp {
                 clock: Arc::new(clock.clone()),
                 retry: super::test_retry(),
                 run_scheduler: false,
+                slack_pacing: scim_rotator::slack::api::Pacing::Unpaced,
             },
         )
         .await

@@ -1,0 +1,50 @@
+//! The demo's code path, start to end, against the sandbox: it succeeds, and its transcript
+//! (with the sandbox's random ids masked) is what a newcomer reads.
+
+use chrono::{TimeZone, Utc};
+use scim_rotator::demo::{DemoOptions, run};
+use scim_rotator::slack::api::Pacing;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_plays_a_whole_rotation() {
+    let mut out = Vec::new();
+    let mut input = std::io::Cursor::new(Vec::new());
+    let options = DemoOptions {
+        step: false,
+        json: false,
+        start: Utc.with_ymd_and_hms(2027, 3, 1, 9, 0, 0).unwrap(),
+        slack_pacing: Pacing::Unpaced,
+    };
+    let result = run(options, &mut out, &mut input).await;
+    let transcript = String::from_utf8(out).unwrap();
+    if let Err(error) = result {
+        panic!("the demo failed: {error:#}\n{transcript}");
+    }
+    insta::assert_snapshot!(mask_random_ids(&transcript));
+}
+
+/// The sandbox names tokens and tenants with random UUIDs, and fingerprints follow from
+/// random secrets: number each distinct one in order of appearance, so the snapshot still
+/// shows which mentions are the same token.
+fn mask_random_ids(text: &str) -> String {
+    let mut out = text.to_owned();
+    for (pattern, label) in [
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "uuid",
+        ),
+        (r"\b[0-9a-f]{12}\b", "fingerprint"),
+    ] {
+        let regex = regex_lite::Regex::new(pattern).unwrap();
+        let mut seen: Vec<String> = Vec::new();
+        for found in regex.find_iter(text) {
+            if !seen.iter().any(|s| s == found.as_str()) {
+                seen.push(found.as_str().to_owned());
+            }
+        }
+        for (n, value) in seen.iter().enumerate() {
+            out = out.replace(value.as_str(), &format!("<{label}-{}>", n + 1));
+        }
+    }
+    out
+}
