@@ -158,9 +158,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         if !self.connections.contains_key(connection) {
             let known = self.connection_names().join(", ");
-            return Ok(Outcome::Refused(format!(
-                "There is no connection named \"{connection}\". Known connections: {known}."
-            )));
+            return Ok(Outcome::Refused(no_such_connection(connection, &known)));
         }
         let _serial = self.apply_lock.lock().await;
         let now = self.now();
@@ -487,8 +485,9 @@ impl Engine {
             ));
         }
         if !self.connections.contains_key(connection) {
-            return Ok(Outcome::Refused(format!(
-                "There is no connection named \"{connection}\"."
+            return Ok(Outcome::Refused(no_such_connection(
+                connection,
+                &self.connection_names().join(", "),
             )));
         }
         let now = self.now();
@@ -569,5 +568,14 @@ impl Engine {
     /// How many notices were sent so far (the `seq` of the latest).
     pub fn notices_sent(&self) -> u64 {
         self.notices_sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// "There is no connection named …", repeating the name only when it is safe to echo.
+pub fn no_such_connection(name: &str, known: &str) -> String {
+    if crate::secret::safe_to_echo(name) {
+        format!("There is no connection named \"{name}\". Known connections: {known}.")
+    } else {
+        format!("There is no such connection. Known connections: {known}.")
     }
 }

@@ -106,6 +106,19 @@ impl fmt::Debug for ScimToken {
     }
 }
 
+/// Whether free text a person typed may be repeated back to them (in "there is no connection
+/// named …"). A token pasted into the wrong place must not be echoed into Slack, so only short
+/// single words are: AWS tokens are far longer than this.
+pub fn safe_to_echo(text: &str) -> bool {
+    /// Longer than any connection name or command, far shorter than any AWS SCIM token.
+    const MAX_ECHOED: usize = 32;
+    !text.is_empty()
+        && text.len() <= MAX_ECHOED
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// The fingerprint of any token value (also used by the sandbox to name tokens it issues).
 pub fn fingerprint_of(value: &str) -> Fingerprint {
     let digest = Sha256::digest(value.as_bytes());
@@ -125,6 +138,15 @@ mod tests {
         assert!(!printed.contains(GOOD));
         assert!(printed.contains(token.fingerprint().as_str()));
         assert_eq!(token.fingerprint().as_str().len(), 12);
+    }
+
+    #[test]
+    fn only_short_words_are_echoed() {
+        assert!(safe_to_echo("prod-org"));
+        assert!(!safe_to_echo(GOOD), "a token-length value is never echoed");
+        assert!(!safe_to_echo("two words"));
+        assert!(!safe_to_echo("<!channel>"));
+        assert!(!safe_to_echo(""));
     }
 
     #[test]

@@ -65,6 +65,40 @@ login_url = "{login_url}"
     path
 }
 
+fn manifest_scopes() -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yaml"))
+        .unwrap();
+    let manifest: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    manifest["oauth_config"]["scopes"]["bot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn check_config_says_which_scope_is_missing() {
+    let clock = ManualClock::new(support::start_time());
+    let world = SandboxWorld::start(Arc::new(clock), Duration::days(10)).await;
+    world
+        .slack
+        .grant_scopes(&["chat:write", "commands", "usergroups:read", "users:read"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &world,
+        dir.path(),
+        &world.cloud.microsoft.client_secret().unwrap(),
+    );
+    let output = check_config(&path).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("missing_scope") && stdout.contains("channels:read"),
+        "{stdout}"
+    );
+}
+
 async fn check_config(path: &Path) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-rotator"))
         .args(["check-config", "--config"])
@@ -79,6 +113,13 @@ async fn check_config(path: &Path) -> std::process::Output {
 async fn check_config_passes_against_the_sandbox() {
     let clock = ManualClock::new(support::start_time());
     let world = SandboxWorld::start(Arc::new(clock), Duration::days(10)).await;
+    // The bot token has exactly the scopes manifest.yaml asks for.
+    world.slack.grant_scopes(
+        &manifest_scopes()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let secret = world.cloud.microsoft.client_secret().unwrap();
     let path = write_config(&world, dir.path(), &secret);

@@ -193,7 +193,11 @@ async fn repeated_server_errors_give_up_within_the_retry_budget() {
 
 #[tokio::test]
 async fn a_hung_endpoint_hits_the_request_timeout() {
-    let env = TestEnv::start().await;
+    let env = TestEnv::start_with(scim_rotator::retry::RetryPolicy {
+        request_timeout: std::time::Duration::from_millis(300),
+        ..test_retry()
+    })
+    .await;
     let rotation = env.approved_rotation().await;
     for _ in 0..10 {
         env.sandbox
@@ -286,44 +290,54 @@ async fn a_restart_while_saving_asks_for_the_token_again() {
     assert_eq!(recovered.details["from_state"], "Saving");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_approvals_make_one_transition_and_one_audit_record() {
     let env = TestEnv::start().await;
-    let Outcome::Changed(rotation) = env
-        .engine
-        .start(CONNECTION, &member(), None, None)
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
-    let (lead, other) = (lead(), other_lead());
-    let (first, second) = tokio::join!(
-        env.engine.apply(rotation.id, Command::Approve, &lead),
-        env.engine.apply(rotation.id, Command::Approve, &other),
-    );
-    let outcomes = [first.unwrap(), second.unwrap()];
-    assert_eq!(
-        outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Changed(_)))
-            .count(),
-        1
-    );
-    assert_eq!(
-        outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::AlreadyDone(_)))
-            .count(),
-        1
-    );
-    assert_eq!(
-        env.audit_actions()
-            .iter()
-            .filter(|a| *a == "approved")
-            .count(),
-        1
-    );
+    let other_process = env.second_process();
+    // Enough rounds that the two processes interleave between load and write many times.
+    const ROUNDS: usize = 100;
+    for round in 0..ROUNDS {
+        let Outcome::Changed(rotation) = env
+            .engine
+            .start(CONNECTION, &member(), None, None)
+            .await
+            .unwrap()
+        else {
+            panic!("round {round}: start")
+        };
+        // Same process (the engine's lock) and another process (only the database) at once.
+        let (here, there, again) = (
+            env.engine.clone(),
+            other_process.clone(),
+            env.engine.clone(),
+        );
+        let id = rotation.id;
+        let outcomes = [
+            tokio::spawn(async move { here.apply(id, Command::Approve, &lead()).await }),
+            tokio::spawn(async move { there.apply(id, Command::Approve, &other_lead()).await }),
+            tokio::spawn(async move { again.apply(id, Command::Approve, &other_lead()).await }),
+        ];
+        let mut changed = 0;
+        for outcome in outcomes {
+            match outcome.await.unwrap().unwrap() {
+                Outcome::Changed(_) => changed += 1,
+                Outcome::AlreadyDone(_) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(changed, 1, "round {round}: exactly one approval wins");
+        env.engine
+            .apply(id, Command::Cancel, &lead())
+            .await
+            .unwrap();
+    }
+    let approvals = env
+        .audit_actions()
+        .iter()
+        .filter(|a| *a == "approved")
+        .count();
+    assert_eq!(approvals, ROUNDS, "one audit record per approval that won");
+    assert_eq!(env.store.verify_audit().unwrap(), Ok(1 + ROUNDS * 3));
 }
 
 #[tokio::test]

@@ -53,7 +53,14 @@ fn manifest_has_what_the_bot_uses() {
         .collect();
     assert_eq!(
         scopes,
-        ["chat:write", "commands", "usergroups:read", "users:read"]
+        [
+            "chat:write",
+            "commands",
+            "usergroups:read",
+            "users:read",
+            "channels:read",
+            "groups:read"
+        ]
     );
     assert_eq!(
         manifest["features"]["slash_commands"][0]["command"],

@@ -63,6 +63,9 @@ async fn the_token_appears_in_no_log_database_or_error() {
         .unwrap();
     assert!(env.engine.drain(DEADLINE).await);
 
+    // The default transport, Socket Mode: the token travels in an envelope over the WebSocket.
+    let socket_token = rotate_over_socket_mode().await;
+
     let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
         log_text.contains("rotation changed"),
@@ -89,6 +92,10 @@ async fn the_token_appears_in_no_log_database_or_error() {
         env.store.list_tokens(true).unwrap()
     );
 
+    assert!(
+        !log_text.contains(&socket_token),
+        "token from Socket Mode in the logs"
+    );
     for secret in [typo, new.secret.as_str()] {
         assert!(!log_text.contains(secret), "token in the logs");
         for bytes in &files {
@@ -108,4 +115,84 @@ async fn the_token_appears_in_no_log_database_or_error() {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A lead enters a token through the modal over Socket Mode; returns the token.
+async fn rotate_over_socket_mode() -> String {
+    use scim_rotator::config::SlackMode;
+    use scim_rotator::sandbox::people::*;
+    use scim_rotator::sandbox::slack::{Transport, plain_text_value};
+    use scim_rotator::slack::ids;
+
+    let app = support::app::TestApp::start(SlackMode::Socket).await;
+    let slack = app.slack();
+    slack
+        .wait_for_socket_connections(1, DEADLINE)
+        .await
+        .unwrap();
+    slack
+        .slash_command(
+            Transport::SocketMode,
+            MEMBER,
+            CHANNEL,
+            "/scim",
+            &format!("rotate {CONNECTION}"),
+        )
+        .await
+        .unwrap();
+    let approval = slack
+        .wait_until(DEADLINE, |s| {
+            s.messages(CHANNEL)
+                .into_iter()
+                .find(|m| m.blocks.to_string().contains(ids::APPROVE))
+        })
+        .await
+        .unwrap();
+    slack
+        .click(
+            Transport::SocketMode,
+            LEAD,
+            CHANNEL,
+            &approval.ts,
+            ids::APPROVE,
+        )
+        .await
+        .unwrap();
+    let step1 = app.wait_for_button(&approval.ts, ids::ENTER_TOKEN).await;
+    slack
+        .click(
+            Transport::SocketMode,
+            LEAD,
+            CHANNEL,
+            &step1.ts,
+            ids::ENTER_TOKEN,
+        )
+        .await
+        .unwrap();
+    let modal = slack
+        .open_views(LEAD)
+        .pop()
+        .expect("the token modal opened");
+    let new = app
+        .world
+        .cloud
+        .aws
+        .generate_token(&app.world.cloud.aws_tenant)
+        .unwrap();
+    slack
+        .submit_view(
+            Transport::SocketMode,
+            LEAD,
+            &modal.id,
+            &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret))],
+        )
+        .await
+        .unwrap();
+    app.wait_for_button(&approval.ts, ids::CONFIRM_DELETED)
+        .await;
+    assert!(
+        !slack.all_bot_output().contains(&new.secret),
+        "the token never reaches Slack"
+    );
+    new.secret
 }

@@ -336,6 +336,46 @@ async fn the_token_modal_answers_bad_input_inline() {
             "{value:?}: {errors:?}"
         );
     }
+    // Mistakes only the rotation record reveals are answered inline too.
+    let new = app
+        .world
+        .cloud
+        .aws
+        .generate_token(&app.world.cloud.aws_tenant)
+        .unwrap();
+    let old_id = app.world.cloud.current_token.id.clone();
+    for (values, block, expected) in [
+        (
+            vec![
+                (ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret)),
+                (
+                    ids::EXPIRES_BLOCK,
+                    ids::VALUE,
+                    scim_rotator::sandbox::slack::datepicker_value("2020-01-01"),
+                ),
+            ],
+            ids::EXPIRES_BLOCK,
+            "in the future",
+        ),
+        (
+            vec![
+                (ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret)),
+                (ids::TOKEN_ID_BLOCK, ids::VALUE, plain_text_value(&old_id)),
+            ],
+            ids::TOKEN_ID_BLOCK,
+            "old token's id",
+        ),
+    ] {
+        let submitted = app
+            .slack()
+            .submit_view(&app.url, LEAD, &modal.id, &values)
+            .await
+            .unwrap();
+        let ViewOutcome::Errors(errors) = submitted.outcome else {
+            panic!("expected inline errors, got {:?}", submitted.outcome)
+        };
+        assert!(errors[block].contains(expected), "{errors:?}");
+    }
     assert_eq!(
         rotation_state(&app),
         RotationState::AwaitingNewToken,
@@ -464,5 +504,107 @@ async fn slash_commands_answer_and_start_rotations() {
         audit.reply.body.contains("rotation_requested") || audit.reply.body.contains("requested"),
         "{}",
         audit.reply.body
+    );
+}
+
+#[tokio::test]
+async fn a_lead_registers_a_token_through_the_modal() {
+    let app = TestApp::start(SlackMode::Http).await;
+    let member = app
+        .slack()
+        .slash_command(
+            &app.url,
+            MEMBER,
+            CHANNEL,
+            "/scim",
+            &format!("register {CONNECTION}"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        member.reply.body.contains("Only a team lead"),
+        "{}",
+        member.reply.body
+    );
+    assert!(app.slack().open_views(MEMBER).is_empty());
+
+    app.slack()
+        .slash_command(
+            &app.url,
+            LEAD,
+            CHANNEL,
+            "/scim",
+            &format!("register {CONNECTION}"),
+        )
+        .await
+        .unwrap();
+    let modal = app
+        .slack()
+        .open_views(LEAD)
+        .pop()
+        .expect("the register modal opened");
+    assert_eq!(modal.callback_id(), ids::REGISTER_TOKEN);
+    let future = app
+        .slack()
+        .submit_view(
+            &app.url,
+            LEAD,
+            &modal.id,
+            &[
+                (
+                    ids::TOKEN_ID_BLOCK,
+                    ids::VALUE,
+                    plain_text_value("tok-registered"),
+                ),
+                (
+                    ids::CREATED_BLOCK,
+                    ids::VALUE,
+                    scim_rotator::sandbox::slack::datepicker_value("2099-01-01"),
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(future.outcome, ViewOutcome::Errors(ref e) if e.contains_key(ids::CREATED_BLOCK)),
+        "{:?}",
+        future.outcome
+    );
+
+    let submitted = app
+        .slack()
+        .submit_view(
+            &app.url,
+            LEAD,
+            &modal.id,
+            &[
+                (
+                    ids::TOKEN_ID_BLOCK,
+                    ids::VALUE,
+                    plain_text_value("tok-registered"),
+                ),
+                (
+                    ids::CREATED_BLOCK,
+                    ids::VALUE,
+                    scim_rotator::sandbox::slack::datepicker_value("2026-06-01"),
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(submitted.outcome, ViewOutcome::Closed);
+    app.wait_for_ephemeral(LEAD, "Registered token tok-registered")
+        .await;
+    let current = app
+        .app
+        .engine
+        .store()
+        .current_token(CONNECTION)
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.token_id.as_deref(), Some("tok-registered"));
+    assert_eq!(
+        current.expires_at.unwrap().format("%Y-%m-%d").to_string(),
+        "2027-06-01"
     );
 }

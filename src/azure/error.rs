@@ -257,6 +257,20 @@ impl LastFailure {
     }
 }
 
+/// An error code or request id as it may be shown to people: letters, digits and `-_.:`,
+/// at most 100 characters. Anything else (an echoed request, a token) is dropped: these
+/// fields end up in Slack messages and the audit log.
+fn identifier(text: String) -> Option<String> {
+    /// Longer than any Graph error code or request id.
+    const MAX_IDENTIFIER: usize = 100;
+    let plausible = !text.is_empty()
+        && text.len() <= MAX_IDENTIFIER
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    plausible.then_some(text)
+}
+
 /// Graph's error body: `{"error":{"code","message","innerError":{"request-id",…}}}`.
 #[derive(Debug, Default)]
 pub(crate) struct GraphErrorBody {
@@ -284,8 +298,12 @@ impl GraphErrorBody {
         }
         match serde_json::from_slice::<Outer>(body) {
             Ok(outer) => GraphErrorBody {
-                code: outer.error.code.filter(|c| !c.is_empty()),
-                request_id: outer.error.inner_error.and_then(|i| i.request_id),
+                code: outer.error.code.and_then(identifier),
+                request_id: outer
+                    .error
+                    .inner_error
+                    .and_then(|i| i.request_id)
+                    .and_then(identifier),
             },
             Err(_) => GraphErrorBody::default(),
         }
@@ -315,8 +333,8 @@ impl LoginErrorBody {
                     .error_codes
                     .first()
                     .map(|n| format!("AADSTS{n}"))
-                    .or(raw.error),
-                correlation_id: raw.correlation_id,
+                    .or(raw.error.and_then(identifier)),
+                correlation_id: raw.correlation_id.and_then(identifier),
             },
             Err(_) => LoginErrorBody::default(),
         }

@@ -50,10 +50,22 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
             "set slack.bot_token to the app's Bot User OAuth Token (xoxb-…), from OAuth & Permissions",
         ),
     }
-    match api.channel_name(&config.slack.channel).await {
-        Ok(name) => report.ok(&format!("Slack channel {} is reachable (#{})", config.slack.channel, name.unwrap_or_default())),
+    let channel = &config.slack.channel;
+    match api.channel_info(channel).await {
+        Ok(info) if info.is_member => report.ok(&format!(
+            "Slack channel {channel} is reachable (#{}) and the bot is a member",
+            info.name.unwrap_or_default()
+        )),
+        Ok(info) => report.fail(
+            &format!("Slack channel {channel} (#{}): the bot is not a member", info.name.unwrap_or_default()),
+            "invite the bot to the channel: /invite @scim-rotator",
+        ),
+        Err(error) if error.code() == Some("missing_scope") => report.fail(
+            &format!("Slack channel {channel}: {error}"),
+            "add the channels:read and groups:read bot scopes (see manifest.yaml) and reinstall the app",
+        ),
         Err(error) => report.fail(
-            &format!("Slack channel {}: {error}", config.slack.channel),
+            &format!("Slack channel {channel}: {error}"),
             "use the channel's id (C…, from the channel's details) and invite the bot: /invite @scim-rotator",
         ),
     }

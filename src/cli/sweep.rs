@@ -40,10 +40,16 @@ pub async fn run(config: &Config, args: &SweepArgs) -> anyhow::Result<Exit> {
     let retry = RetryPolicy::default();
     let approval_window = chrono::Duration::from_std(config.slack.approval_timeout)
         .unwrap_or(chrono::Duration::hours(24));
-    // The sweep reads the time from the engine too (approval deadlines): the same `now`.
+    // Warnings are decided as of `now` (`--at`); unapproved requests expire only by the real
+    // clock, so a preview of next month never expires today's pending approvals.
+    let clock: crate::clock::SharedClock = if args.dry_run {
+        Arc::new(ManualClock::new(now))
+    } else {
+        Arc::new(crate::clock::SystemClock)
+    };
     let engine = Engine::new(
         Arc::new(store),
-        Arc::new(ManualClock::new(now)),
+        clock,
         Policy {
             allow_self_approval: config.slack.allow_self_approval,
         },

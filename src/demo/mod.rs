@@ -186,17 +186,18 @@ impl Demo<'_> {
             .map_err(|_| anyhow::anyhow!("the bot did not show {what}"))
     }
 
-    async fn rotation_state(
+    /// Waits until the latest rotation is in `state` and `also` holds for it.
+    async fn rotation_state_where(
         &self,
         state: RotationState,
+        also: impl Fn(&crate::rotation::Rotation) -> bool,
         what: &str,
     ) -> anyhow::Result<crate::rotation::Rotation> {
         let store = Arc::clone(self.app.engine.store());
         let started = std::time::Instant::now();
         loop {
             let latest = store.latest_rotations()?.into_iter().next();
-            if let Some(rotation) = latest.filter(|r| r.state == state) {
-                // The thread shows it once the presenter has caught up: give it the same deadline.
+            if let Some(rotation) = latest.filter(|r| r.state == state && also(r)) {
                 return Ok(rotation);
             }
             if started.elapsed() > STEP_DEADLINE {
@@ -204,6 +205,14 @@ impl Demo<'_> {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+    }
+
+    async fn rotation_state(
+        &self,
+        state: RotationState,
+        what: &str,
+    ) -> anyhow::Result<crate::rotation::Rotation> {
+        self.rotation_state_where(state, |_| true, what).await
     }
 
     async fn play(&mut self) -> anyhow::Result<()> {
@@ -326,12 +335,13 @@ impl Demo<'_> {
         let last = typo.pop().unwrap_or('A');
         typo.push(if last == 'A' { 'B' } else { 'A' });
         self.submit_token(&view, &typo, &new.id).await?;
-        let rejected = self
-            .rotation_state(RotationState::AwaitingNewToken, "after the typo")
-            .await?;
-        if rejected.last_error.is_none() {
-            bail!("after the typo: the rotation shows no error");
-        }
+        // Back to waiting for a token, with AWS's refusal as the reason.
+        self.rotation_state_where(
+            RotationState::AwaitingNewToken,
+            |r| r.last_error.is_some(),
+            "after the typo",
+        )
+        .await?;
         if self.world.cloud.microsoft.saved_token_fingerprint() != Some(old.fingerprint()) {
             bail!("after the typo: Entra's saved token changed");
         }

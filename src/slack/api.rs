@@ -99,6 +99,13 @@ pub struct SlackApi {
     token: Arc<SlackApiToken>,
 }
 
+/// A channel as `conversations.info` describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelInfo {
+    pub name: Option<String>,
+    pub is_member: bool,
+}
+
 /// Who the bot is, from `auth.test`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BotIdentity {
@@ -262,15 +269,20 @@ impl SlackApi {
         })
     }
 
-    /// Whether the bot can see `channel` (`check-config`): its name.
-    pub async fn channel_name(&self, channel: &str) -> Result<Option<String>, SlackApiError> {
+    /// What the bot knows of `channel` (`check-config`): its name, and whether the bot is a
+    /// member (it must be, to post). Needs the `channels:read` (or, for a private channel,
+    /// `groups:read`) scope.
+    pub async fn channel_info(&self, channel: &str) -> Result<ChannelInfo, SlackApiError> {
         let request = SlackApiConversationsInfoRequest::new(channel.into());
         let response = self
             .session()
             .conversations_info(&request)
             .await
             .observed("conversations.info")?;
-        Ok(response.channel.name)
+        Ok(ChannelInfo {
+            name: response.channel.name,
+            is_member: response.channel.flags.is_member.unwrap_or(false),
+        })
     }
 
     fn session(&self) -> SlackClientSession<'_, Connector> {

@@ -3,7 +3,7 @@
 //! Slack (the 3-second ack), they read the cache a background task keeps fresh.
 
 use super::api::{SlackApi, SlackApiError};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -14,7 +14,8 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(300);
 pub struct ApproverDirectory {
     users: HashSet<String>,
     groups: Vec<String>,
-    members: RwLock<HashSet<String>>,
+    /// Members by group, as last read successfully.
+    members: RwLock<HashMap<String, HashSet<String>>>,
     api: SlackApi,
 }
 
@@ -23,7 +24,7 @@ impl ApproverDirectory {
         ApproverDirectory {
             users: users.iter().cloned().collect(),
             groups: groups.to_vec(),
-            members: RwLock::new(HashSet::new()),
+            members: RwLock::new(HashMap::new()),
             api,
         }
     }
@@ -45,31 +46,38 @@ impl ApproverDirectory {
                 .members
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
-                .contains(user)
+                .values()
+                .any(|members| members.contains(user))
     }
 
-    /// Re-reads every group's members. A group that cannot be read keeps its last members
-    /// (an outage must not lock the leads out); the first error is returned after all tried.
+    /// Re-reads every group's members. A group that cannot be read keeps its own last known
+    /// members (an outage must not lock the leads out), while every group that was read is
+    /// replaced, so a person removed from it loses the right at once. The first error is
+    /// returned after all groups were tried.
     pub async fn refresh(&self) -> Result<usize, SlackApiError> {
-        let mut members = HashSet::new();
         let mut first_error = None;
         for group in &self.groups {
             match self.api.usergroup_members(group).await {
-                Ok(users) => members.extend(users),
+                Ok(users) => {
+                    let users: HashSet<String> = users.into_iter().collect();
+                    self.members
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(group.clone(), users);
+                }
                 Err(error) => {
                     tracing::warn!(group = %group, error = %error, "cannot read approver group members; keeping the last known");
-                    let previous = self
-                        .members
-                        .read()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .clone();
-                    members.extend(previous);
                     first_error.get_or_insert(error);
                 }
             }
         }
-        let count = members.len();
-        *self.members.write().unwrap_or_else(|e| e.into_inner()) = members;
+        let count = self
+            .members
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(HashSet::len)
+            .sum();
         match first_error {
             Some(error) => Err(error),
             None => Ok(count),

@@ -73,6 +73,9 @@ impl SlackBot {
                 SlackInteractionResponse::Empty
             }
             Interaction::SubmitToken(submission) => {
+                if let Some(errors) = self.submission_errors(&submission) {
+                    return errors;
+                }
                 let bot = Arc::clone(self);
                 tokio::spawn(async move { bot.handle_token(submission).await });
                 SlackInteractionResponse::Empty
@@ -99,6 +102,31 @@ impl SlackBot {
         }
     }
 
+    /// Bad input in the token modal that only the rotation record can reveal, answered inside
+    /// the modal (one local read) rather than after it closed.
+    fn submission_errors(&self, submission: &TokenSubmission) -> Option<SlackInteractionResponse> {
+        let today = self.engine.now().date_naive();
+        if submission.expires.is_some_and(|day| day <= today) {
+            return Some(view_errors([(
+                super::ids::EXPIRES_BLOCK,
+                "The new token's expiry date must be in the future.",
+            )]));
+        }
+        let rotation = self
+            .engine
+            .store()
+            .get_rotation(submission.rotation)
+            .ok()
+            .flatten()?;
+        if submission.token_id.is_some() && submission.token_id == rotation.old_token_id {
+            return Some(view_errors([(
+                super::ids::TOKEN_ID_BLOCK,
+                "That is the old token's id. Enter the id of the token you just generated, or leave it empty.",
+            )]));
+        }
+        None
+    }
+
     /// Opens the token modal for an approver, first thing (the trigger id lasts 3 s).
     async fn open_token_modal(self: &Arc<Self>, click: Click) {
         let Button::EnterToken(id) = click.action else {
@@ -116,6 +144,10 @@ impl SlackBot {
             }
             Ok(Some(rotation)) => {
                 let Some(connection) = self.engine.connection(&rotation.connection) else {
+                    let text =
+                        "This rotation's connection is no longer in the bot's configuration."
+                            .to_owned();
+                    self.reply_later(click.channel, click.user, click.thread_ts, text);
                     return;
                 };
                 let info = ConnectionInfo {
@@ -302,6 +334,16 @@ impl SlackBot {
                 Err(text) => ephemeral_reply(text, vec![]),
             },
             SlashCommand::Audit(connection) => {
+                if let Some(name) = connection
+                    .as_deref()
+                    .filter(|name| self.engine.connection(name).is_none())
+                {
+                    let known = self.engine.connection_names().join(", ");
+                    return ephemeral_reply(
+                        crate::engine::no_such_connection(name, &known),
+                        vec![],
+                    );
+                }
                 let filter = AuditFilter {
                     connection: connection.clone(),
                     since: None,
@@ -353,9 +395,7 @@ impl SlackBot {
                 if self.engine.connection(&connection).is_none() {
                     let known = self.engine.connection_names().join(", ");
                     return ephemeral_reply(
-                        format!(
-                            "There is no connection named \"{connection}\". Known connections: {known}."
-                        ),
+                        crate::engine::no_such_connection(&connection, &known),
                         vec![],
                     );
                 }

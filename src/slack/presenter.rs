@@ -10,10 +10,14 @@ use super::approvers::ApproverDirectory;
 use super::render::{self, Approvers, ConnectionInfo, Message};
 use crate::engine::{Engine, Notice};
 use crate::rotation::{Rotation, RotationId, RotationState};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
+
+/// How often messages that Slack did not take (rate limits, an outage) are tried again: a
+/// step without its buttons would leave the rotation stuck.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The steps of a rotation thread, in the order they appear.
 pub const STEPS: [&str; 5] = ["approval", "new_token", "checks", "delete_old", "summary"];
@@ -28,6 +32,8 @@ pub struct Presenter {
     shown: HashMap<(RotationId, &'static str), String>,
     /// The `seq` of the last notice fully presented (see [`Presenter::progress`]).
     progress: watch::Sender<u64>,
+    /// Rotations whose messages could not all be shown: retried every [`RETRY_EVERY`].
+    failed: HashSet<RotationId>,
 }
 
 impl Presenter {
@@ -46,6 +52,7 @@ impl Presenter {
             allow_self_approval,
             shown: HashMap::new(),
             progress: watch::Sender::new(0),
+            failed: HashSet::new(),
         }
     }
 
@@ -59,40 +66,59 @@ impl Presenter {
     /// in a crash), then follows the engine's notices until it shuts down.
     pub async fn run(mut self, mut notices: tokio::sync::broadcast::Receiver<Notice>) {
         let reached = self.engine.notices_sent();
-        self.present_open().await;
+        self.present_recent().await;
         self.progress.send_replace(reached);
+        let mut retry = tokio::time::interval(RETRY_EVERY);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            match notices.recv().await {
-                Ok(notice) => {
-                    self.present(notice.rotation).await;
-                    self.progress.send_replace(notice.seq);
+            tokio::select! {
+                received = notices.recv() => match received {
+                    Ok(notice) => {
+                        self.present(notice.rotation).await;
+                        self.progress.send_replace(notice.seq);
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "presenter fell behind; re-presenting recent rotations");
+                        let reached = self.engine.notices_sent();
+                        self.present_recent().await;
+                        self.progress.send_replace(reached);
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                _ = retry.tick(), if !self.failed.is_empty() => {
+                    let failed: Vec<RotationId> = self.failed.iter().copied().collect();
+                    for id in failed {
+                        self.present(id).await;
+                    }
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(
-                        missed,
-                        "presenter fell behind; re-presenting open rotations"
-                    );
-                    let reached = self.engine.notices_sent();
-                    self.present_open().await;
-                    self.progress.send_replace(reached);
-                }
-                Err(RecvError::Closed) => return,
             }
         }
     }
 
-    async fn present_open(&mut self) {
+    /// Presents every rotation that is open or changed in the last day: at start-up (a
+    /// notice may have been lost in a crash, a finished rotation's last update with it) and
+    /// after falling behind.
+    async fn present_recent(&mut self) {
         let open: Vec<RotationState> = RotationState::ALL
             .into_iter()
             .filter(|s| !s.is_terminal())
             .collect();
-        match self.engine.store().rotations_in_states(&open) {
-            Ok(rotations) => {
-                for rotation in rotations {
-                    self.present(rotation.id).await;
-                }
+        let since = self.engine.now() - chrono::Duration::days(1);
+        let store = self.engine.store();
+        let mut ids: Vec<RotationId> = Vec::new();
+        match (
+            store.rotations_in_states(&open),
+            store.rotations_updated_since(since),
+        ) {
+            (Ok(open), Ok(recent)) => ids.extend(open.into_iter().chain(recent).map(|r| r.id)),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::error!(error = %error, "cannot list rotations to present")
             }
-            Err(error) => tracing::error!(error = %error, "cannot list open rotations"),
+        }
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            self.present(id).await;
         }
     }
 
@@ -105,10 +131,12 @@ impl Presenter {
         };
         for (step, message) in self.render(&rotation) {
             if let Err(error) = self.show(&rotation, step, message).await {
-                tracing::warn!(rotation = %id, step, error = %error, "cannot show a rotation step");
+                tracing::warn!(rotation = %id, step, error = %error, "cannot show a rotation step; will retry");
+                self.failed.insert(id);
                 return;
             }
         }
+        self.failed.remove(&id);
     }
 
     fn render(&self, r: &Rotation) -> Vec<(&'static str, Message)> {

@@ -101,7 +101,10 @@ pub fn parse(text: &str) -> Result<SlashCommand, String> {
                 args.len()
             )),
         },
-        _ => Err(format!("I don't know the command `{}`.", first)),
+        _ if crate::secret::safe_to_echo(first) => {
+            Err(format!("I don't know the command `{first}`."))
+        }
+        _ => Err("I don't know that command.".to_owned()),
     }
 }
 

@@ -94,7 +94,7 @@ impl Store {
     /// Appends one record on its own (events that change nothing else: warnings, refusals).
     pub fn append_audit(&self, record: &NewAuditRecord) -> Result<AuditRecord> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = super::write_transaction(&mut conn)?;
         let stored = append(&tx, record)?;
         tx.commit()?;
         Ok(stored)

@@ -192,6 +192,14 @@ fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`). Each of
+/// ours reads before it writes (the audit head, a version); a deferred transaction would fail
+/// with `SQLITE_BUSY_SNAPSHOT` when another process (`tokens add`, `sweep`) wrote in between,
+/// where an immediate one waits for the lock (up to the busy timeout) and reads fresh data.
+fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 fn ts(at: DateTime<Utc>) -> String {
     canonical_time(at)
 }

@@ -65,7 +65,7 @@ impl Store {
         audit_record: &NewAuditRecord,
     ) -> Result<Rotation> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = super::write_transaction(&mut conn)?;
         let inserted = tx.execute(
             "INSERT INTO rotations (connection, state, version, requested_by, approved_by, driven_by,
                 token_entered_by, deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id,
@@ -126,7 +126,7 @@ impl Store {
         new_token: Option<&NewToken>,
     ) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = super::write_transaction(&mut conn)?;
         let changed = tx.execute(
             "UPDATE rotations SET state = ?3, version = ?4, approved_by = ?5, driven_by = ?6,
                 token_entered_by = ?7, deletion_confirmed_by = ?8, deletion_confirmed_at = ?9,
@@ -208,6 +208,21 @@ impl Store {
         ))?;
         let rotations = stmt
             .query_map([list], read_rotation)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rotations)
+    }
+
+    /// Rotations changed at or after `since`, oldest first.
+    pub fn rotations_updated_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Rotation>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM rotations WHERE updated_at >= ?1 ORDER BY id"
+        ))?;
+        let rotations = stmt
+            .query_map([ts(since)], read_rotation)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rotations)
     }

@@ -72,7 +72,7 @@ impl Store {
         audit_record: &NewAuditRecord,
     ) -> Result<TokenRecord> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = super::write_transaction(&mut conn)?;
         let stored = replace_current(&tx, token, audit_record.at)?;
         audit::append(&tx, audit_record)?;
         tx.commit()?;
@@ -116,7 +116,7 @@ impl Store {
         audit_record: &NewAuditRecord,
     ) -> Result<TokenRecord> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = super::write_transaction(&mut conn)?;
         let changed = tx.execute(
             "UPDATE tokens SET expires_at = ?3, source = ?4
              WHERE connection = ?1 AND id = ?2 AND retired_at IS NULL",

@@ -28,7 +28,7 @@ impl Store {
         audit_record: &NewAuditRecord,
     ) -> Result<bool> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = super::write_transaction(&mut conn)?;
         let inserted = tx.execute(
             "INSERT INTO sent_warnings (connection, token_row, threshold, sent_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT DO NOTHING",
@@ -68,7 +68,7 @@ impl Store {
         audit_record: &NewAuditRecord,
     ) -> Result<bool> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = super::write_transaction(&mut conn)?;
         let deleted = tx.execute(
             "DELETE FROM sent_warnings
              WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3 AND ts IS NULL",
@@ -145,7 +145,7 @@ impl Store {
         audit_record: Option<&NewAuditRecord>,
     ) -> Result<bool> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = super::write_transaction(&mut conn)?;
         let current: Option<String> = tx
             .query_row(
                 "SELECT value FROM monitor_state WHERE key = ?1",

@@ -33,10 +33,11 @@ pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2027, 2, 1, 9, 0, 0).unwrap()
 }
 
-/// Retries fast enough for tests; `Retry-After: 1` still fits in the budget.
+/// Retries fast enough for tests; `Retry-After: 1` still fits in the budget, and a fake that
+/// is merely slow on a loaded two-core CI machine is far from the request timeout.
 pub fn test_retry() -> RetryPolicy {
     RetryPolicy {
-        request_timeout: std::time::Duration::from_millis(700),
+        request_timeout: std::time::Duration::from_secs(2),
         max_total: std::time::Duration::from_secs(3),
         base_delay: std::time::Duration::from_millis(10),
         max_delay: std::time::Duration::from_millis(40),
@@ -80,6 +81,13 @@ impl TestEnv {
     /// A second engine on the same database and fakes: the bot after a restart.
     pub fn restarted(&self) -> Arc<Engine> {
         engine_for(&self.sandbox, &self.store, &self.clock, test_retry())
+    }
+
+    /// Another process on the same database file: its own connection and its own engine lock,
+    /// so only the database (transactions, the version check) keeps the two apart.
+    pub fn second_process(&self) -> Arc<Engine> {
+        let store = Arc::new(Store::open(&self.db_path()).unwrap());
+        engine_for(&self.sandbox, &store, &self.clock, test_retry())
     }
 
     fn register_current_token(&self) {

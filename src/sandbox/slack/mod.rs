@@ -191,6 +191,12 @@ impl FakeSlack {
     }
 
     /// Adds a person; only known people can click, submit or run commands.
+    /// Grants the bot token only `scopes`: methods that need another answer `missing_scope`,
+    /// as Slack does. By default every scope is granted.
+    pub fn grant_scopes(&self, scopes: &[&str]) {
+        self.shared.workspace().scopes = Some(scopes.iter().map(|s| (*s).to_owned()).collect());
+    }
+
     pub fn add_user(&self, id: &str, name: &str) {
         self.shared.workspace().add_user(id, name);
     }

@@ -243,6 +243,18 @@ fn required(value: Option<String>, error: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::new(error))
 }
 
+/// The bot scopes a method needs (any one of them), as Slack's method docs list them.
+fn required_scope(method: &str, params: &Params) -> Option<&'static [&'static str]> {
+    let private = string(params, "channel").is_some_and(|c| c.starts_with('G'));
+    Some(match method {
+        "chat.postMessage" | "chat.update" | "chat.postEphemeral" => &["chat:write"],
+        "usergroups.users.list" => &["usergroups:read"],
+        "conversations.info" if private => &["groups:read"],
+        "conversations.info" => &["channels:read"],
+        _ => return None,
+    })
+}
+
 fn dispatch(
     shared: &Shared,
     method: &str,
@@ -250,6 +262,11 @@ fn dispatch(
 ) -> Result<Map<String, Value>, ApiError> {
     let now = shared.now();
     let mut ws = shared.workspace();
+    if let (Some(granted), Some(needed)) = (&ws.scopes, required_scope(method, params)) {
+        if !needed.iter().any(|scope| granted.contains(*scope)) {
+            return Err(ApiError::new("missing_scope"));
+        }
+    }
     let fields = match method {
         "auth.test" => json!({
             "url": format!("https://{TEAM_DOMAIN}.slack.com/"),

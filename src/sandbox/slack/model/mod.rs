@@ -108,6 +108,8 @@ impl ResponseTarget {
 /// The whole workspace. Lives behind one mutex in [`super::FakeSlack`].
 #[derive(Default)]
 pub struct Workspace {
+    /// The bot token's scopes; `None`: every scope (the default).
+    pub(crate) scopes: Option<std::collections::BTreeSet<String>>,
     channels: BTreeMap<String, Channel>,
     users: BTreeMap<String, User>,
     usergroups: BTreeMap<String, UserGroup>,
