@@ -64,8 +64,11 @@ fn is_capped(target: &str) -> bool {
 }
 
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
-pub fn init(verbosity: u8, format: LogFormat) {
-    let rust_log = std::env::var("RUST_LOG").ok();
+/// `quiet`: only warnings and errors unless `RUST_LOG` says otherwise.
+pub fn init(verbosity: u8, format: LogFormat, quiet: bool) {
+    let rust_log = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| quiet.then(|| "warn".to_owned()));
     install(
         filter(rust_log.as_deref(), verbosity),
         format,

@@ -100,7 +100,9 @@ impl Exit {
 /// The binary's entry point.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.verbose, cli.log_format);
+    // The demo prints a story on stdout; the bot's own info lines would interleave with it.
+    let quiet = matches!(cli.command, Command::Demo(_)) && cli.verbose == 0;
+    telemetry::init(cli.verbose, cli.log_format, quiet);
     let exit = match run(cli) {
         Ok(exit) => exit,
         Err(error) => Exit::Failed(format!("{error:#}")),
