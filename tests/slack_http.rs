@@ -113,6 +113,13 @@ async fn a_full_rotation_from_the_warning_button_to_the_summary() {
         .expect("a completion summary in the thread");
     assert!(summary.blocks.to_string().contains(LEAD));
     assert_eq!(rotation_state(&app), RotationState::Completed);
+    app.app.presented().await;
+    let warning = app.slack().message(CHANNEL, &thread).unwrap();
+    assert!(
+        !warning.blocks.to_string().contains(ids::START_ROTATION),
+        "the warning no longer asks for a rotation"
+    );
+    assert!(warning.text.contains("rotated"), "{}", warning.text);
 
     let confirmed: Vec<_> = app
         .audit_actions()

@@ -136,6 +136,13 @@ impl Presenter {
                 return;
             }
         }
+        if rotation.state == RotationState::Completed {
+            if let Err(error) = self.resolve_root(&rotation).await {
+                tracing::warn!(rotation = %id, error = %error, "cannot mark the warning as resolved; will retry");
+                self.failed.insert(id);
+                return;
+            }
+        }
         self.failed.remove(&id);
     }
 
@@ -183,6 +190,33 @@ impl Presenter {
             steps.push(("summary", render::completion_summary(r, now)));
         }
         steps
+    }
+
+    /// A rotation started from a warning or alert lives in that message's thread: once it is
+    /// complete, the message itself says so and loses its Start rotation button.
+    async fn resolve_root(&mut self, r: &Rotation) -> Result<(), String> {
+        let (Some(channel), Some(root)) = (r.channel.clone(), r.thread_ts.clone()) else {
+            return Ok(());
+        };
+        let own = self
+            .engine
+            .store()
+            .rotation_message(r.id, "approval")
+            .map_err(|e| e.to_string())?;
+        if own.is_some_and(|(_, ts)| ts == root) {
+            return Ok(()); // the thread starts with our own request (/scim rotate): nothing to resolve
+        }
+        let key = (r.id, "root");
+        if self.shown.contains_key(&key) {
+            return Ok(());
+        }
+        let message = render::warning_resolved(r, self.engine.now());
+        self.api
+            .update_message(&channel, &root, message.text, message.blocks)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.shown.insert(key, String::new());
+        Ok(())
     }
 
     async fn show(

@@ -33,7 +33,7 @@ pub use rotation::{
     approval_step, checks_step, completion_summary, delete_old_step, new_token_step,
 };
 pub use status::{StatusRow, home_view, status_blocks, status_message};
-pub use warning::{expiry_warning, threshold_reply, unknown_expiry_warning};
+pub use warning::{expiry_warning, threshold_reply, unknown_expiry_warning, warning_resolved};
 
 use serde::Serialize;
 use slack_morphism::prelude::SlackBlock;

@@ -231,3 +231,36 @@ pub fn unknown_expiry_warning(conn: &ConnectionInfo, token: Option<&TokenRecord>
     );
     Message::new(text, blocks)
 }
+
+/// What a warning (or alert) becomes once a rotation started from it completed: no button,
+/// the outcome in one line, so the channel does not keep asking for a rotation already done.
+pub fn warning_resolved(r: &crate::rotation::Rotation, now: DateTime<Utc>) -> Message {
+    let name = escape(&r.connection);
+    let new = r.new_token_id.as_deref().map_or_else(
+        || "a new token".to_owned(),
+        |id| format!("token {}", code(id)),
+    );
+    let expires = r
+        .new_token_expires
+        .map(|at| format!(", which expires {} ({})", when(at), time_left(at, now)))
+        .unwrap_or_default();
+    let by = r
+        .deletion_confirmed_at
+        .map(|at| format!(" {}", when(at)))
+        .unwrap_or_default();
+    let text = format!("✅ SCIM token for {} rotated", r.connection);
+    Message::new(
+        text,
+        vec![
+            header(&format!("✅ SCIM token for {} rotated", r.connection)),
+            section(&format!(
+                "Rotation #{} replaced the token this warning was about{by}. Entra now uses {new}{expires}. \
+                 The steps and who took them are in this thread.",
+                r.id
+            )),
+            context(&format!(
+                "Connection *{name}*. I will warn here again before the new token expires."
+            )),
+        ],
+    )
+}
