@@ -59,7 +59,9 @@ pub enum Outcome {
 /// Announces that a rotation changed, so the Slack layer can re-render its messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
-    pub rotation: RotationId,
+    /// The rotation that changed; `None` when a write was attempted but changed nothing
+    /// (its sequence number was reserved before the write and must still be delivered).
+    pub rotation: Option<RotationId>,
     pub action: String,
     /// 1 for the first notice, then counting up: lets a subscriber say how far it got.
     pub seq: u64,
@@ -186,17 +188,24 @@ impl Engine {
             rotation_id: None,
             details: json!({ "old_token_id": rotation.old_token_id, "approval_deadline": rotation.approval_deadline }),
         };
+        // The notice's number is taken before the write, so that whoever sees the change in
+        // the store can wait for its notice to be presented (`RunningApp::presented`).
+        let seq = self.reserve_notice();
         let stored = match self.store.insert_rotation(&rotation, &record) {
             Ok(stored) => stored,
             Err(StoreError::InFlight(_)) => {
+                self.send_notice(seq, None, "unchanged");
                 return Ok(Outcome::Refused(format!(
                     "A rotation of {connection} is already in progress."
                 )));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                self.send_notice(seq, None, "unchanged");
+                return Err(e.into());
+            }
         };
         tracing::info!(rotation = %stored.id, "rotation requested");
-        self.notify(stored.id, "rotation_requested");
+        self.send_notice(seq, Some(stored.id), "rotation_requested");
         Ok(Outcome::Changed(Box::new(stored)))
     }
 
@@ -283,21 +292,26 @@ impl Engine {
             source: ExpirySource::Rotation,
             fingerprint: next.new_token_fingerprint.clone(),
         });
+        let seq = self.reserve_notice();
         match self
             .store
             .update_rotation(&next, rotation.version, &record, new_token.as_ref())
         {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
+                self.send_notice(seq, None, "unchanged");
                 return Ok(Outcome::AlreadyDone(
                     "This rotation was changed at the same moment; look at its thread for where it stands.".to_owned(),
                 ));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                self.send_notice(seq, None, "unchanged");
+                return Err(e.into());
+            }
         }
         drop(serial);
         tracing::info!(from = %rotation.state, to = %next.state, "rotation changed");
-        self.notify(id, transition.action);
+        self.send_notice(seq, Some(id), transition.action);
 
         let mut token = token;
         for effect in transition.effects {
@@ -334,7 +348,8 @@ impl Engine {
     }
 
     async fn fail(self: &Arc<Self>, id: RotationId, stage: Stage, reason: String) {
-        tracing::warn!(rotation = %id, stage = stage.as_str(), %reason, "check failed");
+        // A refused token is the checks doing their job, not a fault of the bot: info.
+        tracing::info!(rotation = %id, stage = stage.as_str(), %reason, "check failed");
         self.report(id, Command::Failed { stage, reason }).await;
     }
 
@@ -442,7 +457,8 @@ impl Engine {
                 if let Err(error) = recorded {
                     tracing::error!(error = %error, "could not record the post-deletion check");
                 }
-                self.notify(id, "post_deletion_check_passed");
+                let seq = self.reserve_notice();
+                self.send_notice(seq, Some(id), "post_deletion_check_passed");
             }
             Err(error) => {
                 let reason = format!(
@@ -552,11 +568,14 @@ impl Engine {
         Ok(expired)
     }
 
-    fn notify(&self, rotation: RotationId, action: &str) {
-        let seq = self
-            .notices_sent
+    /// Takes the next notice number. Every number taken must be sent ([`Engine::send_notice`]).
+    fn reserve_notice(&self) -> u64 {
+        self.notices_sent
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
+            + 1
+    }
+
+    fn send_notice(&self, seq: u64, rotation: Option<RotationId>, action: &str) {
         // No subscriber (tests, CLI) is fine.
         let _ = self.notices.send(Notice {
             rotation,
@@ -565,7 +584,8 @@ impl Engine {
         });
     }
 
-    /// How many notices were sent so far (the `seq` of the latest).
+    /// How many notice numbers were taken so far (the `seq` of the latest): every change
+    /// committed so far has a notice numbered at most this.
     pub fn notices_sent(&self) -> u64 {
         self.notices_sent.load(std::sync::atomic::Ordering::SeqCst)
     }

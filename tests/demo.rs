@@ -48,3 +48,51 @@ fn mask_random_ids(text: &str) -> String {
     }
     out
 }
+
+/// `scim-rotator demo` as a newcomer runs it: exit 0, every step shown, and no file left in
+/// the working directory or the temporary directory.
+#[test]
+fn the_demo_command_succeeds_and_leaves_no_files_behind() {
+    let cwd = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_scim-rotator"))
+        .arg("demo")
+        .current_dir(cwd.path())
+        .env("TMPDIR", tmp.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for step in [
+        "warns the channel",
+        "clicks Start rotation",
+        "is told why not",
+        "approves",
+        "with a typo",
+        "correctly",
+        "confirms",
+        "audit verify: intact",
+    ] {
+        assert!(stdout.contains(step), "missing {step:?}:\n{stdout}");
+    }
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "files left in the working directory"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "files left in the temporary directory"
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "a quiet run: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -34,6 +34,9 @@ pub struct Presenter {
     progress: watch::Sender<u64>,
     /// Rotations whose messages could not all be shown: retried every [`RETRY_EVERY`].
     failed: HashSet<RotationId>,
+    /// Every notice numbered up to this was handled; `pending` holds those handled above it.
+    watermark: u64,
+    pending: std::collections::BTreeSet<u64>,
 }
 
 impl Presenter {
@@ -53,6 +56,8 @@ impl Presenter {
             shown: HashMap::new(),
             progress: watch::Sender::new(0),
             failed: HashSet::new(),
+            watermark: 0,
+            pending: std::collections::BTreeSet::new(),
         }
     }
 
@@ -67,21 +72,23 @@ impl Presenter {
     pub async fn run(mut self, mut notices: tokio::sync::broadcast::Receiver<Notice>) {
         let reached = self.engine.notices_sent();
         self.present_recent().await;
-        self.progress.send_replace(reached);
+        self.skip_to(reached);
         let mut retry = tokio::time::interval(RETRY_EVERY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 received = notices.recv() => match received {
                     Ok(notice) => {
-                        self.present(notice.rotation).await;
-                        self.progress.send_replace(notice.seq);
+                        if let Some(rotation) = notice.rotation {
+                            self.present(rotation).await;
+                        }
+                        self.handled(notice.seq);
                     }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "presenter fell behind; re-presenting recent rotations");
                         let reached = self.engine.notices_sent();
                         self.present_recent().await;
-                        self.progress.send_replace(reached);
+                        self.skip_to(reached);
                     }
                     Err(RecvError::Closed) => return,
                 },
@@ -93,6 +100,26 @@ impl Presenter {
                 }
             }
         }
+    }
+
+    /// Notices can arrive out of order (numbers are taken before the write, sent after it):
+    /// progress only moves past numbers all handled.
+    fn handled(&mut self, seq: u64) {
+        if seq > self.watermark {
+            self.pending.insert(seq);
+        }
+        while self.pending.remove(&(self.watermark + 1)) {
+            self.watermark += 1;
+        }
+        self.progress.send_replace(self.watermark);
+    }
+
+    /// Everything up to `seq` is shown (after re-presenting from the store).
+    fn skip_to(&mut self, seq: u64) {
+        self.watermark = self.watermark.max(seq);
+        let watermark = self.watermark;
+        self.pending.retain(|s| *s > watermark);
+        self.handled(watermark);
     }
 
     /// Presents every rotation that is open or changed in the last day: at start-up (a
