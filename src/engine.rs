@@ -513,24 +513,16 @@ impl Engine {
             ));
         }
         let expires = created + Duration::days(crate::rotation::TOKEN_LIFETIME_DAYS);
-        let token = NewToken {
-            connection: connection.to_owned(),
-            token_id: Some(token_id.to_owned()),
-            created_at: Some(created),
-            expires_at: Some(expires),
-            source: ExpirySource::Manual,
-            fingerprint: None,
-        };
-        let record = NewAuditRecord {
-            at: now,
-            actor: actor.audit_name().to_owned(),
-            action: "token_registered".to_owned(),
-            connection: Some(connection.to_owned()),
-            rotation_id: None,
-            details: json!({ "token_id": token_id, "created": created, "expires": expires, "via": "slack" }),
-        };
         let _serial = self.apply_lock.lock().await;
-        self.store.insert_token(&token, &record)?;
+        self.store.register_token(
+            connection,
+            token_id,
+            created,
+            expires,
+            actor.audit_name(),
+            now,
+            json!({ "via": "slack" }),
+        )?;
         Ok(Outcome::Recorded(format!(
             "Registered token {token_id} for {connection}: it expires on {}.",
             expires.format("%Y-%m-%d")

@@ -1,9 +1,8 @@
 //! `tokens list` and `tokens add`.
 
 use super::{Exit, parse_date, store_view};
-use crate::audit::NewAuditRecord;
-use crate::rotation::{ExpirySource, TOKEN_LIFETIME_DAYS, expiry::days_left};
-use crate::store::{NewToken, Store};
+use crate::rotation::{TOKEN_LIFETIME_DAYS, expiry::days_left};
+use crate::store::Store;
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use serde_json::json;
@@ -74,30 +73,16 @@ pub fn run(config: &Path, command: TokensCommand) -> anyhow::Result<Exit> {
                 return Ok(Exit::Usage("--expires: must be after --created".to_owned()));
             }
             let now = Utc::now();
-            let token = NewToken {
-                connection: connection.clone(),
-                token_id: Some(token_id.clone()),
-                created_at: Some(created),
-                expires_at: Some(expires),
-                source: ExpirySource::Manual,
-                fingerprint: None,
-            };
-            let record = NewAuditRecord {
-                at: now,
-                actor: "system".to_owned(),
-                action: "token_registered".to_owned(),
-                connection: Some(connection.clone()),
-                rotation_id: None,
-                details: json!({
-                    "token_id": token_id,
-                    "created": created,
-                    "expires": expires,
-                    "via": "cli",
-                    "os_user": std::env::var("USER").ok(),
-                }),
-            };
             store
-                .insert_token(&token, &record)
+                .register_token(
+                    &connection,
+                    &token_id,
+                    created,
+                    expires,
+                    "system",
+                    now,
+                    json!({ "via": "cli", "os_user": std::env::var("USER").ok() }),
+                )
                 .context("recording the token")?;
             println!(
                 "Recorded token {token_id} for {connection}: expires {} ({} days left).",

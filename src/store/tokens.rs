@@ -79,6 +79,47 @@ impl Store {
         Ok(stored)
     }
 
+    /// Records a token a person registered (its console id and creation date) as the
+    /// connection's current one, audited as `token_registered` by `actor` with `via` (how it
+    /// was registered) added to the details.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is a distinct fact of the registration"
+    )]
+    pub fn register_token(
+        &self,
+        connection: &str,
+        token_id: &str,
+        created: DateTime<Utc>,
+        expires: DateTime<Utc>,
+        actor: &str,
+        at: DateTime<Utc>,
+        via: serde_json::Value,
+    ) -> Result<TokenRecord> {
+        let token = NewToken {
+            connection: connection.to_owned(),
+            token_id: Some(token_id.to_owned()),
+            created_at: Some(created),
+            expires_at: Some(expires),
+            source: ExpirySource::Manual,
+            fingerprint: None,
+        };
+        let mut details =
+            serde_json::json!({ "token_id": token_id, "created": created, "expires": expires });
+        if let (Some(details), Some(via)) = (details.as_object_mut(), via.as_object()) {
+            details.extend(via.clone());
+        }
+        let record = NewAuditRecord {
+            at,
+            actor: actor.to_owned(),
+            action: "token_registered".to_owned(),
+            connection: Some(connection.to_owned()),
+            rotation_id: None,
+            details,
+        };
+        self.insert_token(&token, &record)
+    }
+
     /// The connection's current token, if one is recorded.
     pub fn current_token(&self, connection: &str) -> Result<Option<TokenRecord>> {
         let conn = self.lock();
