@@ -44,6 +44,9 @@ pub fn graph_settings(connection: &config::ConnectionConfig) -> GraphSettings {
             config::AzureCredential::FederatedTokenFile(path) => {
                 azure::AzureCredential::FederatedTokenFile(path.clone())
             }
+            config::AzureCredential::ClientCertificate(certificate) => {
+                azure::AzureCredential::ClientCertificate(certificate.clone())
+            }
         },
         service_principal_id: connection.service_principal_id.clone(),
         sync_job_id: connection.sync_job_id.clone(),

@@ -49,6 +49,24 @@ const SIGNING_SECRET: &str = "signing-secret-VALUE-0003";
 const HEALTH_SECRET: &str = "health-api-key-VALUE-0004";
 const AZURE_SECRET: &str = "azure~client.secret_VALUE-0005";
 
+/// A test-only certificate and its PKCS#8 key (see tests/fixtures/README.md), and another.
+const CLIENT_CERTIFICATE: &str = include_str!("fixtures/test-only-client-cert.pem");
+const OTHER_CERTIFICATE: &str = include_str!("fixtures/test-only-other-client-cert.pem");
+
+/// The certificate block and the private key block of a fixture.
+fn certificate_blocks(pem: &str) -> (&str, &str) {
+    pem.split_at(pem.find("-----BEGIN PRIVATE KEY-----").unwrap())
+}
+
+/// Fails if `text` holds any line of either fixture's private key or certificate body.
+fn assert_no_pem_in(text: &str) {
+    for pem in [CLIENT_CERTIFICATE, OTHER_CERTIFICATE] {
+        for line in pem.lines().filter(|line| !line.starts_with("-----")) {
+            assert!(!text.contains(line), "PEM line {line:?} in {text}");
+        }
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     let value = match name {
         "SLACK_BOT_TOKEN" => BOT_TOKEN,
@@ -219,6 +237,51 @@ fn federated_token_file_is_resolved_against_the_config_directory_and_not_read() 
             Path::new("/etc/scim-rotator/tokens/azure-identity-token")
         ),
         other => panic!("expected a token file, got {other:?}"),
+    }
+}
+
+#[test]
+fn client_certificate_is_read_from_a_pem_file_or_the_environment_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    std::fs::write(dir.path().join("certs/bot.pem"), CLIENT_CERTIFICATE).unwrap();
+    let from_file = minimal_with(
+        r#"azure_client_secret = "env:AZURE_CLIENT_SECRET""#,
+        r#"azure_client_certificate = "file:certs/bot.pem""#,
+    );
+    // Not written: `file:` paths are resolved against the directory of the name given.
+    let path = dir.path().join("scim-rotator.toml");
+    let from_env = minimal_with(
+        r#"azure_client_secret = "env:AZURE_CLIENT_SECRET""#,
+        r#"azure_client_certificate = "env:AZURE_CLIENT_CERTIFICATE""#,
+    );
+    let env_with_pem = |name: &str| {
+        (name == "AZURE_CLIENT_CERTIFICATE")
+            .then(|| CLIENT_CERTIFICATE.to_owned())
+            .or_else(|| env(name))
+    };
+
+    for config in [
+        Config::from_toml(&from_file, &path, &env).unwrap(),
+        Config::from_toml(&from_env, Path::new(FILE), &env_with_pem).unwrap(),
+    ] {
+        match &config.connections[0].azure_credential {
+            // `openssl x509 -noout -fingerprint -sha1` of the fixture.
+            AzureCredential::ClientCertificate(certificate) => assert_eq!(
+                certificate.thumbprint(),
+                "5C4E083D3128CF2D9FA341B49DB85CA2A7CC8D50"
+            ),
+            other => panic!("expected a certificate, got {other:?}"),
+        }
+        let printed = format!("{config:?}");
+        assert_no_pem_in(&printed);
+        assert_no_pem_in(&format!("{config:#?}"));
+        assert!(
+            printed.contains(
+                "ClientCertificate(ClientCertificate { thumbprint: \"5C4E083D3128CF2D9FA341B49DB85CA2A7CC8D50\", private_key: \"[REDACTED]\" })"
+            ),
+            "{printed}"
+        );
     }
 }
 
@@ -709,20 +772,117 @@ fn at_least_one_connection_is_required() {
 }
 
 #[test]
-fn azure_credential_needs_exactly_one_of_secret_and_token_file() {
+fn azure_credential_needs_exactly_one_of_secret_certificate_and_token_file() {
     let neither = minimal_with("azure_client_secret = \"env:AZURE_CLIENT_SECRET\"\n", "");
-    let both = format!("{MINIMAL}azure_federated_token_file = \"/var/run/token\"\n");
+    let secret_and_file = format!("{MINIMAL}azure_federated_token_file = \"/var/run/token\"\n");
+    let secret_and_certificate =
+        format!("{MINIMAL}azure_client_certificate = \"env:AZURE_CLIENT_CERTIFICATE\"\n");
+    // Written first, the certificate is the one the later secret collides with.
+    let certificate_then_secret = minimal_with(
+        "azure_client_secret = ",
+        "azure_client_certificate = \"file:bot.pem\"\nazure_client_secret = ",
+    );
+    let all_three =
+        format!("{secret_and_certificate}azure_federated_token_file = \"/var/run/token\"\n");
 
     assert_eq!(
         error(&neither),
-        "scim-rotator.toml:7: connection[0].azure_client_secret: missing: give \
-         azure_client_secret (env:NAME or file:PATH) or azure_federated_token_file, for the \
-         bot's Microsoft Graph token"
+        "scim-rotator.toml:7: connection[0].azure_client_secret: missing: give one of \
+         azure_client_secret (env:NAME or file:PATH), azure_client_certificate (file:PATH of a \
+         PEM certificate and its private key) or azure_federated_token_file, for the bot's \
+         Microsoft Graph token"
     );
     assert_eq!(
-        error(&both),
-        "scim-rotator.toml:15: connection[0].azure_federated_token_file: give either \
-         azure_client_secret or azure_federated_token_file, not both"
+        error(&secret_and_file),
+        "scim-rotator.toml:15: connection[0].azure_federated_token_file: give only one of \
+         azure_client_secret, azure_client_certificate and azure_federated_token_file: \
+         azure_client_secret is given too"
+    );
+    assert_eq!(
+        error(&secret_and_certificate),
+        "scim-rotator.toml:15: connection[0].azure_client_certificate: give only one of \
+         azure_client_secret, azure_client_certificate and azure_federated_token_file: \
+         azure_client_secret is given too"
+    );
+    assert_eq!(
+        error(&certificate_then_secret),
+        "scim-rotator.toml:15: connection[0].azure_client_secret: give only one of \
+         azure_client_secret, azure_client_certificate and azure_federated_token_file: \
+         azure_client_certificate is given too"
+    );
+    assert_eq!(
+        error(&all_three),
+        "scim-rotator.toml:15: connection[0].azure_client_certificate: give only one of \
+         azure_client_secret, azure_client_certificate and azure_federated_token_file: \
+         azure_client_secret is given too"
+    );
+}
+
+#[test]
+fn a_bad_certificate_is_refused_by_key_without_quoting_the_pem() {
+    let (cert, key) = certificate_blocks(CLIENT_CERTIFICATE);
+    let (_, other_key) = certificate_blocks(OTHER_CERTIFICATE);
+    let cases = [
+        (
+            key.to_owned(),
+            "holds no certificate (-----BEGIN CERTIFICATE-----): give file:PATH of a PEM file \
+             with the certificate and its private key, or env:NAME holding that text",
+        ),
+        (
+            cert.to_owned(),
+            "holds no private key (-----BEGIN PRIVATE KEY-----, PKCS#8): append the \
+             certificate's RSA private key to the file",
+        ),
+        (
+            format!("{cert}{other_key}"),
+            "holds a private key that does not belong to its certificate (the first \
+             CERTIFICATE block must be the app's certificate)",
+        ),
+        (
+            format!("{cert}{}", key.replace("MII", "AAA")),
+            "holds a private key that does not parse as an RSA PKCS#8 key (InvalidEncoding)",
+        ),
+    ];
+    for (pem, expected) in cases {
+        let text = minimal_with(
+            "azure_client_secret = \"env:AZURE_CLIENT_SECRET\"",
+            "azure_client_certificate = \"env:AZURE_CLIENT_CERTIFICATE\"",
+        );
+        let err = Config::from_toml(&text, Path::new(FILE), &|name: &str| {
+            (name == "AZURE_CLIENT_CERTIFICATE")
+                .then(|| pem.clone())
+                .or_else(|| env(name))
+        })
+        .unwrap_err();
+        let message = err.to_string();
+        assert_eq!(
+            message,
+            format!("scim-rotator.toml:14: connection[0].azure_client_certificate: {expected}")
+        );
+        assert_no_pem_in(&message);
+        assert_no_pem_in(&format!("{err:?}"));
+    }
+
+    // A path without `file:` is taken as the PEM text itself, and refused as such.
+    let message = error(&minimal_with(
+        "azure_client_secret = \"env:AZURE_CLIENT_SECRET\"",
+        "azure_client_certificate = \"/etc/scim-rotator/bot.pem\"",
+    ));
+    assert!(
+        message.starts_with(
+            "scim-rotator.toml:14: connection[0].azure_client_certificate: holds no certificate"
+        ),
+        "{message}"
+    );
+    // And a value of the wrong type is not quoted either.
+    let message = error(&minimal_with(
+        "azure_client_secret = \"env:AZURE_CLIENT_SECRET\"",
+        "azure_client_certificate = 918273645546372819",
+    ));
+    assert_eq!(
+        message,
+        "scim-rotator.toml:14: connection[0].azure_client_certificate: must be a string: \
+         env:NAME, file:PATH, or the secret itself"
     );
 }
 

@@ -2,8 +2,10 @@
 //! model asks the AWS fake whether a token is valid.
 
 use chrono::{Duration as Days, TimeZone, Utc};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use scim_rotator::azure::{
-    AzureCredential, GraphClient, GraphError, GraphSettings, JobStatus, Service,
+    AzureCredential, ClientCertificate, GraphClient, GraphError, GraphSettings, JobStatus, Service,
 };
 use scim_rotator::clock::ManualClock;
 use scim_rotator::retry::RetryPolicy;
@@ -346,6 +348,92 @@ async fn a_federated_token_file_is_read_again_at_each_login() {
         .await
         .unwrap_err();
     assert!(matches!(err, GraphError::CredentialFile { .. }), "{err:?}");
+}
+
+/// A test-only certificate and its PKCS#8 key (see tests/fixtures/README.md), and another.
+const CLIENT_CERTIFICATE: &str = include_str!("fixtures/test-only-client-cert.pem");
+const OTHER_CERTIFICATE: &str = include_str!("fixtures/test-only-other-client-cert.pem");
+
+fn certificate(pem: &str) -> ClientCertificate {
+    ClientCertificate::from_pem(&SecretString::from(pem)).unwrap()
+}
+
+/// The certificate of `pem` as DER, what uploading it to the app registration gives Entra.
+fn certificate_der(pem: &str) -> Vec<u8> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+/// Fails if `text` holds any line of either fixture's key or certificate.
+fn assert_no_pem_in(text: &str) {
+    for pem in [CLIENT_CERTIFICATE, OTHER_CERTIFICATE] {
+        for line in pem.lines().filter(|line| !line.starts_with("-----")) {
+            assert!(!text.contains(line), "PEM line {line:?} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_certificate_signs_the_login() {
+    let world = World::new().await;
+    let ms = &world.sandbox.microsoft;
+    let settings = GraphSettings {
+        credential: AzureCredential::ClientCertificate(certificate(CLIENT_CERTIFICATE)),
+        ..world.sandbox.graph_settings()
+    };
+    ms.set_client_certificate(Some(&certificate_der(CLIENT_CERTIFICATE)));
+    // No secret to fall back on: only the certificate can sign in.
+    ms.set_client_secret(None);
+    let client = world.client_with(settings, policy());
+
+    let job = client.get_job().await.unwrap();
+
+    assert_eq!(job.id, ms.job_id());
+    assert_eq!(ms.certificate_logins(), 1);
+    assert_eq!(world.logins(), 1);
+    // A new login signs a new assertion.
+    ms.revoke_access_tokens();
+    client.get_job().await.unwrap();
+    assert_eq!(ms.certificate_logins(), 2);
+    assert_no_pem_in(&format!("{client:?}"));
+}
+
+#[tokio::test]
+async fn a_certificate_the_app_does_not_have_is_refused_clearly() {
+    let world = World::new().await;
+    let ms = &world.sandbox.microsoft;
+    let settings = GraphSettings {
+        credential: AzureCredential::ClientCertificate(certificate(OTHER_CERTIFICATE)),
+        ..world.sandbox.graph_settings()
+    };
+    let client = world.client_with(settings, policy());
+
+    // Before any certificate is uploaded, and with another one uploaded.
+    let none_uploaded = client.get_job().await.unwrap_err();
+    ms.set_client_certificate(Some(&certificate_der(CLIENT_CERTIFICATE)));
+    let other_uploaded = client.get_job().await.unwrap_err();
+
+    for err in [&none_uploaded, &other_uploaded] {
+        let GraphError::NotAuthenticated { service, code, .. } = err else {
+            panic!("expected a refused login, got {err:?}");
+        };
+        assert_eq!((*service, code.as_str()), (Service::Login, "AADSTS700027"));
+        assert!(
+            err.to_string().starts_with(
+                "Microsoft login refused the bot's app registration credentials (AADSTS700027: \
+                 the certificate was not accepted: upload it (its public part) to the app \
+                 registration under Certificates & secrets, or check azure_client_certificate)"
+            ),
+            "{err}"
+        );
+        assert_no_pem_in(&err.to_string());
+        assert_no_pem_in(&format!("{err:?}"));
+    }
+    assert_no_pem_in(&format!("{client:?}"));
+    assert_eq!(ms.certificate_logins(), 0);
+    assert_eq!(world.logins(), 2);
+    assert_eq!(world.count("GET", "/v1.0/servicePrincipals"), 0);
 }
 
 #[tokio::test]

@@ -156,6 +156,9 @@ pub enum GraphError {
     /// The federated token file (workload identity) could not be read.
     #[error("cannot read the federated token file {}: {cause}", path.display())]
     CredentialFile { path: PathBuf, cause: String },
+    /// The client assertion could not be signed with the certificate's private key.
+    #[error("cannot sign the client assertion with azure_client_certificate's private key")]
+    AssertionSigning,
 }
 
 impl GraphError {
@@ -181,6 +184,7 @@ impl GraphError {
             GraphError::NoServicePrincipal => "no_service_principal",
             GraphError::NoSyncJob { .. } => "no_sync_job",
             GraphError::CredentialFile { .. } => "credential_file",
+            GraphError::AssertionSigning => "assertion_signing",
         }
     }
 }
@@ -348,9 +352,16 @@ fn login_hint(code: &str) -> Option<&'static str> {
         "AADSTS7000222" => "the client secret has expired",
         "AADSTS700016" => "no such application in this tenant: check azure_client_id",
         "AADSTS90002" | "AADSTS900023" => "no such tenant: check azure_tenant_id",
-        "AADSTS700211" | "AADSTS700212" | "AADSTS700213" | "AADSTS700024" => {
+        "AADSTS700211" | "AADSTS700212" | "AADSTS700213" => {
             "the federated token was not accepted: check the app's federated credential"
         }
+        "AADSTS700024" => {
+            "the client assertion is outside its valid time range: check the system clock, or that the federated token file is fresh"
+        }
+        "AADSTS700027" => {
+            "the certificate was not accepted: upload it (its public part) to the app registration under Certificates & secrets, or check azure_client_certificate"
+        }
+        "AADSTS700021" => "the client assertion's issuer is not azure_client_id",
         "AADSTS7000218" => "neither a client secret nor a client assertion was sent",
         "AADSTS70011" | "AADSTS1002012" => "invalid scope: check graph_url",
         _ => return None,

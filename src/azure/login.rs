@@ -7,7 +7,7 @@ use crate::outbound::{host_label, join, read_body};
 use crate::retry::{Failure, Retrier, retry_after, transport_cause};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
@@ -17,7 +17,8 @@ use url::Url;
 /// minutes, so giving up five of them costs one extra login an hour.
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
-/// `client_assertion_type` for a JWT client assertion (RFC 7523), used with federated tokens.
+/// `client_assertion_type` for a JWT client assertion (RFC 7523), used with federated tokens
+/// and certificates.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Fetches and caches Graph access tokens for one app registration.
@@ -113,6 +114,12 @@ impl TokenProvider {
                 }
                 Ok(Proof::Assertion(SecretString::from(assertion)))
             }
+            // Signed with the system's time, not the injected clock: Microsoft checks `nbf`
+            // and `exp` against its own.
+            AzureCredential::ClientCertificate(certificate) => certificate
+                .assertion(self.token_url.as_str(), &self.client_id, SystemTime::now())
+                .map(Proof::Assertion)
+                .map_err(|_| GraphError::AssertionSigning),
         }
     }
 

@@ -1,5 +1,6 @@
 //! What the Graph client needs to know about one connection.
 
+use super::certificate::ClientCertificate;
 use secrecy::SecretString;
 use std::path::PathBuf;
 use url::Url;
@@ -12,6 +13,9 @@ pub enum AzureCredential {
     /// A file holding a JWT accepted by one of the app's federated credentials (workload
     /// identity, as on Kubernetes). Read again at every login: the platform rotates it.
     FederatedTokenFile(PathBuf),
+    /// A certificate uploaded to the app registration, with its private key: each login
+    /// sends a client assertion signed with the key.
+    ClientCertificate(ClientCertificate),
 }
 
 /// Where Graph and login are, who the bot is, and (optionally) which provisioning job to use.

@@ -4,10 +4,11 @@
 //! once, at start, into [`Config`]; after that nothing re-reads the file or the environment.
 //!
 //! Secrets (`slack.bot_token`, `slack.app_token`, `slack.signing_secret`, `aws_health.secret`,
-//! `connection.azure_client_secret`) are written as `env:NAME` (read from the environment) or
-//! `file:PATH` (read from a file, relative to the config file's directory, trailing newline
-//! removed). A secret written literally is accepted with a warning that names the key. Secrets are
-//! held as [`SecretString`], whose `Debug` prints `[REDACTED]`, so `{:?}` of a whole `Config` is
+//! `connection.azure_client_secret`, `connection.azure_client_certificate`) are written as
+//! `env:NAME` (read from the environment) or `file:PATH` (read from a file, relative to the
+//! config file's directory, trailing newline removed). A secret written literally is accepted
+//! with a warning that names the key. Secrets are held as [`SecretString`], whose `Debug` prints
+//! `[REDACTED]` (a client certificate's, only its thumbprint), so `{:?}` of a whole `Config` is
 //! safe to log.
 //!
 //! Errors are [`ConfigError`]s, one line each, naming the file, the line (when the TOML parser
@@ -20,6 +21,7 @@ mod resolve;
 
 pub use error::{ConfigError, Location};
 
+use crate::azure::ClientCertificate;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::fmt;
@@ -213,4 +215,8 @@ pub enum AzureCredential {
     /// it). The file is re-read for every Graph token because the platform rotates it; the path
     /// is resolved against the config file's directory.
     FederatedTokenFile(PathBuf),
+    /// A PEM certificate and its RSA private key (`azure_client_certificate`, a secret: the
+    /// PEM text is read from `file:PATH` or `env:NAME`), parsed and checked at load; each login
+    /// sends a client assertion signed with the key. Its `Debug` shows only the thumbprint.
+    ClientCertificate(ClientCertificate),
 }

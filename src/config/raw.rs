@@ -10,12 +10,13 @@ use toml::Spanned;
 
 /// Keys whose values are secrets. A parser error at one of them is reported without serde's
 /// text, which may quote the value (`invalid type: integer 1234`).
-pub(super) const SECRET_KEYS: [&str; 5] = [
+pub(super) const SECRET_KEYS: [&str; 6] = [
     "bot_token",
     "app_token",
     "signing_secret",
     "secret",
     "azure_client_secret",
+    "azure_client_certificate",
 ];
 
 #[derive(Deserialize)]
@@ -87,6 +88,7 @@ pub(super) struct RawConnection {
     pub azure_tenant_id: Spanned<String>,
     pub azure_client_id: Spanned<String>,
     pub azure_client_secret: Option<Spanned<String>>,
+    pub azure_client_certificate: Option<Spanned<String>>,
     pub azure_federated_token_file: Option<Spanned<String>>,
     pub service_principal_id: Option<Spanned<String>>,
     pub sync_job_id: Option<Spanned<String>>,

@@ -10,6 +10,7 @@ use super::{
     DEFAULT_LOGIN_URL, DEFAULT_SLACK_API_URL, DEFAULT_STORE_PATH, DEFAULT_WARN_DAYS, MAX_WARN_DAYS,
     ScheduleConfig, ServerConfig, SlackConfig, SlackMode, StoreConfig,
 };
+use crate::azure::ClientCertificate;
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -319,29 +320,7 @@ impl<'a> Resolver<'a> {
             ));
         }
 
-        let azure_credential = match (&raw.azure_client_secret, &raw.azure_federated_token_file) {
-            (Some(secret), None) => {
-                AzureCredential::ClientSecret(self.secret(&key("azure_client_secret"), secret)?)
-            }
-            (None, Some(path)) => AzureCredential::FederatedTokenFile(
-                self.token_file_path(&key("azure_federated_token_file"), path)?,
-            ),
-            (Some(_), Some(path)) => {
-                return Err(self.invalid(
-                    path,
-                    &key("azure_federated_token_file"),
-                    "give either azure_client_secret or azure_federated_token_file, not both"
-                        .to_owned(),
-                ));
-            }
-            (None, None) => {
-                return Err(ConfigError::Invalid {
-                    location: self.at(table_at),
-                    key: key("azure_client_secret"),
-                    message: "missing: give azure_client_secret (env:NAME or file:PATH) or azure_federated_token_file, for the bot's Microsoft Graph token".to_owned(),
-                });
-            }
-        };
+        let azure_credential = self.azure_credential(&raw, table_at, &key)?;
 
         Ok(ConnectionConfig {
             aws_region,
@@ -364,6 +343,65 @@ impl<'a> Resolver<'a> {
             name,
             scim_url,
         })
+    }
+
+    /// Exactly one of the three ways the bot's app proves itself. When several are given, the
+    /// one written last is blamed, naming the first.
+    fn azure_credential(
+        &self,
+        raw: &RawConnection,
+        table_at: Range<usize>,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<AzureCredential, ConfigError> {
+        const SECRET: &str = "azure_client_secret";
+        const CERTIFICATE: &str = "azure_client_certificate";
+        const TOKEN_FILE: &str = "azure_federated_token_file";
+        let mut given: Vec<(&str, &Spanned<String>)> = [
+            (SECRET, raw.azure_client_secret.as_ref()),
+            (CERTIFICATE, raw.azure_client_certificate.as_ref()),
+            (TOKEN_FILE, raw.azure_federated_token_file.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+        given.sort_by_key(|(_, value)| value.span().start);
+        match given[..] {
+            [] => Err(ConfigError::Invalid {
+                location: self.at(table_at),
+                key: key(SECRET),
+                message: format!(
+                    "missing: give one of {SECRET} (env:NAME or file:PATH), {CERTIFICATE} (file:PATH of a PEM certificate and its private key) or {TOKEN_FILE}, for the bot's Microsoft Graph token"
+                ),
+            }),
+            [(SECRET, value)] => Ok(AzureCredential::ClientSecret(
+                self.secret(&key(SECRET), value)?,
+            )),
+            [(CERTIFICATE, value)] => Ok(AzureCredential::ClientCertificate(
+                self.client_certificate(&key(CERTIFICATE), value)?,
+            )),
+            // TOKEN_FILE, the only name left.
+            [(_, value)] => Ok(AzureCredential::FederatedTokenFile(
+                self.token_file_path(&key(TOKEN_FILE), value)?,
+            )),
+            [(first, _), (second, value), ..] => Err(self.invalid(
+                value,
+                &key(second),
+                format!(
+                    "give only one of {SECRET}, {CERTIFICATE} and {TOKEN_FILE}: {first} is given too"
+                ),
+            )),
+        }
+    }
+
+    /// `azure_client_certificate`: a secret holding PEM text, parsed and checked here so that a
+    /// bad file stops the bot at start rather than at its first login. Messages never quote it.
+    fn client_certificate(
+        &self,
+        key: &str,
+        raw: &Spanned<String>,
+    ) -> Result<ClientCertificate, ConfigError> {
+        let pem = self.secret(key, raw)?;
+        ClientCertificate::from_pem(&pem).map_err(|err| self.invalid(raw, key, err.to_string()))
     }
 
     /// Resolves a secret written as `env:NAME`, `file:PATH` or literally.

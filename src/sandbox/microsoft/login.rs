@@ -1,6 +1,7 @@
-//! The fake token endpoint: `POST /{tenant}/oauth2/v2.0/token`, client credentials grant.
+//! The fake token endpoint: `POST /{tenant}/oauth2/v2.0/token`, client credentials grant,
+//! with a client secret, a federated token or a certificate assertion.
 
-use super::Shared;
+use super::{Shared, assertion};
 use crate::sandbox::fault::{Injected, Route, lock};
 use crate::sandbox::random;
 use axum::extract::{Path, State};
@@ -65,6 +66,7 @@ async fn token(
             "Application was not found in the directory.",
         );
     }
+    let mut by_certificate = false;
     match (
         field("client_secret"),
         field("client_assertion_type"),
@@ -79,6 +81,14 @@ async fn token(
                     "Invalid client secret provided.",
                 );
             }
+        }
+        (None, Some(JWT_BEARER), Some(jwt)) if assertion::names_certificate(jwt) => {
+            let audience = format!("{}/{tenant}/oauth2/v2.0/token", state.login_origin);
+            let uploaded = state.client_certificate.as_slice();
+            if let Err(refusal) = assertion::verify(jwt, uploaded, &audience, &state.client_id) {
+                return login_error(401, "invalid_client", refusal.aadsts, &refusal.description);
+            }
+            by_certificate = true;
         }
         (None, Some(JWT_BEARER), Some(assertion)) => {
             if state.federated_assertion.as_deref() != Some(assertion) {
@@ -106,6 +116,9 @@ async fn token(
             1002012,
             "The provided value for scope is not valid.",
         );
+    }
+    if by_certificate {
+        state.certificate_logins += 1;
     }
     let access_token = random::access_token();
     state.issued.insert(

@@ -1,15 +1,17 @@
 //! A model of Microsoft login and Graph's synchronization API for one Entra tenant.
 //!
-//! The tenant has one app registration (the bot: a client id, a client secret and/or an
-//! accepted federated assertion, a grantable permission) and AWS IAM Identity Center
-//! enterprise apps, each a service principal with one `aWSSingleSignon` provisioning job
-//! and saved secrets. Login issues access tokens that Graph checks on every call. Entra's
-//! side of Test Connection and of provisioning runs asks the [`FakeAws`] model directly,
-//! standing in for Entra calling AWS.
+//! The tenant has one app registration (the bot: a client id, a client secret, an accepted
+//! federated assertion and/or an uploaded certificate, a grantable permission) and AWS IAM
+//! Identity Center enterprise apps, each a service principal with one `aWSSingleSignon`
+//! provisioning job and saved secrets. Login issues access tokens that Graph checks on every
+//! call. Entra's side of Test Connection and of provisioning runs asks the [`FakeAws`] model
+//! directly, standing in for Entra calling AWS.
 //!
 //! Where real behaviour is unknown the model picks one and says so: see `start` (refused
-//! unless paused or quarantined) and `GET secrets` (every value masked).
+//! unless paused or quarantined), `GET secrets` (every value masked) and `assertion` (the
+//! AADSTS codes of some certificate assertion failures).
 
+mod assertion;
 mod graph;
 mod job;
 mod login;
@@ -21,6 +23,7 @@ use super::server::Server;
 use crate::azure::JobStatus;
 use crate::clock::SharedClock;
 use crate::secret::{Fingerprint, fingerprint_of};
+use assertion::UploadedCertificate;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use job::Job;
@@ -53,6 +56,12 @@ struct State {
     client_id: String,
     client_secret: Option<String>,
     federated_assertion: Option<String>,
+    /// The certificate uploaded to the app registration, if any.
+    client_certificate: Option<UploadedCertificate>,
+    /// Logins that presented a certificate assertion and were given a token.
+    certificate_logins: usize,
+    /// Login's origin, the start of the audience a certificate assertion must name.
+    login_origin: String,
     /// Whether the bot's app holds a permission that allows the synchronization API.
     permission_granted: bool,
     /// Whether Entra can reach AWS at all (a network problem between the two).
@@ -145,6 +154,9 @@ impl FakeMicrosoft {
                     random::alphanumeric(36)
                 )),
                 federated_assertion: None,
+                client_certificate: None,
+                certificate_logins: 0,
+                login_origin: String::new(),
                 permission_granted: true,
                 aws_reachable: true,
                 scope: String::new(),
@@ -163,8 +175,11 @@ impl FakeMicrosoft {
         };
         let graph = Server::start(with_log(graph::router())).await;
         let login = Server::start(with_log(login::router())).await;
-        lock(&shared.state).scope =
-            format!("{}/.default", graph.url().origin().ascii_serialization());
+        {
+            let mut state = lock(&shared.state);
+            state.scope = format!("{}/.default", graph.url().origin().ascii_serialization());
+            state.login_origin = login.url().origin().ascii_serialization();
+        }
         FakeMicrosoft {
             shared,
             login: Arc::new(login),
@@ -205,6 +220,25 @@ impl FakeMicrosoft {
     /// credential).
     pub fn set_federated_assertion(&self, assertion: Option<&str>) {
         lock(&self.shared.state).federated_assertion = assertion.map(str::to_owned);
+    }
+
+    /// Uploads a certificate to the app registration (*Certificates & secrets*), replacing
+    /// any other; `None` removes it. Login then accepts client assertions that name it by
+    /// thumbprint and verify with its public key.
+    ///
+    /// # Panics
+    ///
+    /// When `certificate_der` is not an X.509 certificate with an RSA key.
+    pub fn set_client_certificate(&self, certificate_der: Option<&[u8]>) {
+        let uploaded = certificate_der.map(|der| {
+            UploadedCertificate::from_der(der).expect("an X.509 certificate with an RSA key")
+        });
+        lock(&self.shared.state).client_certificate = uploaded;
+    }
+
+    /// How many access tokens login issued for a verified certificate assertion.
+    pub fn certificate_logins(&self) -> usize {
+        lock(&self.shared.state).certificate_logins
     }
 
     /// Grants or withdraws the bot's Graph permission (withdrawn: every call gets 403

@@ -1,0 +1,332 @@
+//! Certificate client assertions, checked as Microsoft login does: the JWT header names an
+//! uploaded certificate by thumbprint (`x5t`, `x5t#S256`), its RS256 signature must verify
+//! with that certificate's public key, and its claims must name the token endpoint and the app.
+//!
+//! The model cannot check `nbf`/`exp` against its clock: the bot signs with the system time,
+//! while the sandbox's clock is injected. It checks instead that the window is well formed
+//! (`exp` after `nbf`, at most an hour long). Where Microsoft's code for a failure is unknown
+//! (a wrong audience, a malformed token) the model answers AADSTS700027, its code for an
+//! invalid signature.
+
+use crate::azure::{rsa_public_key, thumbprints};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use serde_json::Value;
+
+/// Longest `exp - nbf` accepted, in seconds.
+const MAX_WINDOW_SECONDS: u64 = 3600;
+
+/// AADSTS code: "Client assertion contains an invalid signature."
+pub(super) const INVALID_SIGNATURE: u32 = 700027;
+/// AADSTS code: "Client assertion is not within its valid time range."
+pub(super) const OUTSIDE_TIME_RANGE: u32 = 700024;
+/// AADSTS code: "Client assertion application identifier doesn't match 'client_id' parameter."
+pub(super) const WRONG_APPLICATION: u32 = 700021;
+
+/// A certificate uploaded to the app registration (*Certificates & secrets*): how assertions
+/// name it, and the key that verifies them.
+pub(super) struct UploadedCertificate {
+    x5t: String,
+    x5t_s256: String,
+    /// PKCS#1 `RSAPublicKey` DER.
+    public_key: Vec<u8>,
+}
+
+impl UploadedCertificate {
+    /// `None` when `certificate_der` is not an X.509 certificate with an RSA key.
+    pub(super) fn from_der(certificate_der: &[u8]) -> Option<Self> {
+        let public_key = rsa_public_key(certificate_der)?.to_vec();
+        let (x5t, x5t_s256) = thumbprints(certificate_der);
+        Some(UploadedCertificate {
+            x5t,
+            x5t_s256,
+            public_key,
+        })
+    }
+}
+
+/// Why login refuses an assertion: the AADSTS code and the start of its description.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Refusal {
+    pub aadsts: u32,
+    pub description: String,
+}
+
+/// The parts of an assertion whose header names a certificate.
+struct Parsed<'a> {
+    x5t: Option<String>,
+    x5t_s256: Option<String>,
+    alg: Option<String>,
+    /// `header.payload`, what the signature covers.
+    signed: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+/// Whether `assertion` is a JWT whose header names a certificate (else it is a federated
+/// token, which login matches against the app's federated credential).
+pub(super) fn names_certificate(assertion: &str) -> bool {
+    parse(assertion).is_some()
+}
+
+fn parse(assertion: &str) -> Option<Parsed<'_>> {
+    let (signed, signature) = assertion.rsplit_once('.')?;
+    let (header, payload) = signed.split_once('.')?;
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    let text = |name: &str| header.get(name).and_then(Value::as_str).map(str::to_owned);
+    let (x5t, x5t_s256) = (text("x5t"), text("x5t#S256"));
+    if x5t.is_none() && x5t_s256.is_none() {
+        return None;
+    }
+    Some(Parsed {
+        x5t,
+        x5t_s256,
+        alg: text("alg"),
+        signed,
+        payload,
+        signature,
+    })
+}
+
+/// Checks a certificate assertion sent to the token endpoint `audience` by `client_id`.
+pub(super) fn verify(
+    assertion: &str,
+    uploaded: &[UploadedCertificate],
+    audience: &str,
+    client_id: &str,
+) -> Result<(), Refusal> {
+    let invalid = |reason: String| Refusal {
+        aadsts: INVALID_SIGNATURE,
+        description: format!("Client assertion contains an invalid signature. [Reason - {reason}]"),
+    };
+    let parsed =
+        parse(assertion).ok_or_else(|| invalid("The assertion is not a JWT.".to_owned()))?;
+    let used = thumbprint_hex(&parsed);
+    let certificate = uploaded
+        .iter()
+        .find(|c| {
+            parsed.x5t.as_ref().is_none_or(|t| *t == c.x5t)
+                && parsed.x5t_s256.as_ref().is_none_or(|t| *t == c.x5t_s256)
+        })
+        .ok_or_else(|| {
+            invalid(format!(
+                "The key was not found., Thumbprint of key used by client: '{used}'"
+            ))
+        })?;
+    if parsed.alg.as_deref() != Some("RS256") {
+        return Err(invalid(format!(
+            "The algorithm '{}' is not supported.",
+            parsed.alg.as_deref().unwrap_or("")
+        )));
+    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(parsed.signature)
+        .map_err(|_| invalid("The signature is not base64url.".to_owned()))?;
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &certificate.public_key)
+        .verify(parsed.signed.as_bytes(), &signature)
+        .map_err(|_| {
+            invalid(format!(
+                "The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{used}'"
+            ))
+        })?;
+
+    let claims: Value = URL_SAFE_NO_PAD
+        .decode(parsed.payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| invalid("The claims are not JSON.".to_owned()))?;
+    let claim = |name: &str| claims.get(name).and_then(Value::as_str);
+    if claim("aud") != Some(audience) {
+        return Err(invalid(format!(
+            "The audience '{}' is not the token endpoint '{audience}'.",
+            claim("aud").unwrap_or("")
+        )));
+    }
+    if claim("iss") != Some(client_id) || claim("sub") != Some(client_id) {
+        return Err(Refusal {
+            aadsts: WRONG_APPLICATION,
+            description:
+                "Client assertion application identifier doesn't match 'client_id' parameter."
+                    .to_owned(),
+        });
+    }
+    let time = |name: &str| claims.get(name).and_then(Value::as_u64);
+    match (time("nbf"), time("exp")) {
+        (Some(nbf), Some(exp)) if exp > nbf && exp - nbf <= MAX_WINDOW_SECONDS => Ok(()),
+        _ => Err(Refusal {
+            aadsts: OUTSIDE_TIME_RANGE,
+            description: "Client assertion is not within its valid time range.".to_owned(),
+        }),
+    }
+}
+
+/// The thumbprint the assertion names, in upper-case hex as Microsoft quotes it.
+fn thumbprint_hex(parsed: &Parsed<'_>) -> String {
+    parsed
+        .x5t
+        .as_ref()
+        .or(parsed.x5t_s256.as_ref())
+        .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
+        .map(hex::encode_upper)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::ClientCertificate;
+    use ring::rand::SystemRandom;
+    use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+    use secrecy::{ExposeSecret, SecretString};
+    use serde_json::json;
+    use std::time::SystemTime;
+
+    const FIXTURE: &str = include_str!("../../../tests/fixtures/test-only-client-cert.pem");
+    const OTHER: &str = include_str!("../../../tests/fixtures/test-only-other-client-cert.pem");
+    const AUDIENCE: &str = "http://127.0.0.1:1/tenant/oauth2/v2.0/token";
+    const CLIENT: &str = "client-1";
+
+    fn uploaded(pem: &str) -> UploadedCertificate {
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        UploadedCertificate::from_der(&der).unwrap()
+    }
+
+    fn by_the_bot(pem: &str) -> String {
+        ClientCertificate::from_pem(&SecretString::from(pem))
+            .unwrap()
+            .assertion(AUDIENCE, CLIENT, SystemTime::now())
+            .unwrap()
+            .expose_secret()
+            .to_owned()
+    }
+
+    /// A JWT with `header` and `claims`, signed with the private key of `pem`.
+    fn signed(pem: &str, header: &Value, claims: &Value) -> String {
+        let key = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let key = RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).unwrap();
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            input.as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    fn header_of(pem: &str) -> Value {
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let (x5t, x5t_s256) = thumbprints(&der);
+        json!({"alg": "RS256", "typ": "JWT", "x5t": x5t, "x5t#S256": x5t_s256})
+    }
+
+    fn claims() -> Value {
+        json!({"aud": AUDIENCE, "iss": CLIENT, "sub": CLIENT, "jti": "j", "nbf": 1000, "exp": 1600})
+    }
+
+    fn code(assertion: &str) -> u32 {
+        verify(assertion, &[uploaded(FIXTURE)], AUDIENCE, CLIENT)
+            .unwrap_err()
+            .aadsts
+    }
+
+    #[test]
+    fn the_bots_assertion_passes() {
+        let assertion = by_the_bot(FIXTURE);
+        assert!(names_certificate(&assertion));
+        verify(&assertion, &[uploaded(FIXTURE)], AUDIENCE, CLIENT).unwrap();
+        verify(
+            &signed(FIXTURE, &header_of(FIXTURE), &claims()),
+            &[uploaded(FIXTURE)],
+            AUDIENCE,
+            CLIENT,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_federated_token_does_not_name_a_certificate() {
+        assert!(!names_certificate("eyJhbGciOiJSUzI1NiJ9.first.sig"));
+        assert!(!names_certificate("not a jwt"));
+    }
+
+    #[test]
+    fn an_unknown_certificate_is_named_by_its_thumbprint() {
+        let refusal =
+            verify(&by_the_bot(OTHER), &[uploaded(FIXTURE)], AUDIENCE, CLIENT).unwrap_err();
+        assert_eq!(refusal.aadsts, INVALID_SIGNATURE);
+        let der = CertificateDer::from_pem_slice(OTHER.as_bytes()).unwrap();
+        let sha1 = hex::encode_upper(ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            &der,
+        ));
+        assert!(
+            refusal.description.contains("The key was not found."),
+            "{}",
+            refusal.description
+        );
+        assert!(
+            refusal.description.contains(&sha1),
+            "{}",
+            refusal.description
+        );
+    }
+
+    #[test]
+    fn a_signature_by_another_key_is_refused() {
+        // Claims the uploaded certificate, signed with another key.
+        let forged = signed(OTHER, &header_of(FIXTURE), &claims());
+        let refusal = verify(&forged, &[uploaded(FIXTURE)], AUDIENCE, CLIENT).unwrap_err();
+        assert_eq!(refusal.aadsts, INVALID_SIGNATURE);
+        assert!(
+            refusal.description.contains("did not match"),
+            "{}",
+            refusal.description
+        );
+        // A valid signature over other claims.
+        let genuine = by_the_bot(FIXTURE);
+        let (header, rest) = genuine.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let mut changed = claims();
+        changed["sub"] = json!("someone-else");
+        let tampered = format!(
+            "{header}.{}.{signature}",
+            URL_SAFE_NO_PAD.encode(changed.to_string())
+        );
+        assert_eq!(code(&tampered), INVALID_SIGNATURE);
+        let mut none = header_of(FIXTURE);
+        none["alg"] = json!("none");
+        assert_eq!(code(&signed(FIXTURE, &none, &claims())), INVALID_SIGNATURE);
+    }
+
+    #[test]
+    fn the_claims_must_name_the_endpoint_the_app_and_a_short_window() {
+        let header = header_of(FIXTURE);
+        let with = |name: &str, value: Value| {
+            let mut claims = claims();
+            claims[name] = value;
+            code(&signed(FIXTURE, &header, &claims))
+        };
+        assert_eq!(
+            with(
+                "aud",
+                json!("https://login.microsoftonline.com/x/oauth2/v2.0/token")
+            ),
+            INVALID_SIGNATURE
+        );
+        assert_eq!(with("iss", json!("other")), WRONG_APPLICATION);
+        assert_eq!(with("sub", json!("other")), WRONG_APPLICATION);
+        assert_eq!(with("exp", json!(1000)), OUTSIDE_TIME_RANGE);
+        assert_eq!(with("exp", json!(1000 + 3601)), OUTSIDE_TIME_RANGE);
+        assert_eq!(with("nbf", Value::Null), OUTSIDE_TIME_RANGE);
+    }
+}
