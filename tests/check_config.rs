@@ -7,63 +7,9 @@ use chrono::Duration;
 use scim_rotator::clock::ManualClock;
 use scim_rotator::config::SlackMode;
 use scim_rotator::sandbox::SandboxWorld;
-use scim_rotator::sandbox::slack::identity;
 use std::path::Path;
 use std::sync::Arc;
-
-/// Writes a configuration file for `world`, its secrets in files next to it.
-fn write_config(world: &SandboxWorld, dir: &Path, client_secret: &str) -> std::path::PathBuf {
-    let config = world.config(&dir.join("bot.db"), SlackMode::Socket);
-    let connection = &config.connections[0];
-    for (name, value) in [
-        ("bot_token", identity::BOT_TOKEN),
-        ("app_token", identity::APP_TOKEN),
-        ("client_secret", client_secret),
-    ] {
-        std::fs::write(dir.join(name), format!("{value}\n")).unwrap();
-    }
-    let text = format!(
-        r#"[slack]
-mode = "socket"
-bot_token = "file:bot_token"
-app_token = "file:app_token"
-channel = "{channel}"
-api_url = "{api_url}"
-approvers = ["{lead}"]
-approver_groups = ["{group}"]
-
-[store]
-path = "{db}"
-
-[[connection]]
-name = "{name}"
-scim_url = "{scim_url}"
-aws_region = "{region}"
-aws_account_id = "{account}"
-azure_tenant_id = "{tenant}"
-azure_client_id = "{client}"
-azure_client_secret = "file:client_secret"
-graph_url = "{graph_url}"
-login_url = "{login_url}"
-"#,
-        channel = config.slack.channel,
-        api_url = config.slack.api_url,
-        lead = config.slack.approvers[0],
-        group = config.slack.approver_groups[0],
-        db = dir.join("bot.db").display(),
-        name = connection.name,
-        scim_url = connection.scim_url,
-        region = connection.aws_region,
-        account = connection.aws_account_id,
-        tenant = connection.azure_tenant_id,
-        client = connection.azure_client_id,
-        graph_url = connection.graph_url,
-        login_url = connection.login_url,
-    );
-    let path = dir.join("scim-rotator.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use support::config_file::write_config;
 
 fn manifest_scopes() -> Vec<String> {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yaml"))
@@ -89,6 +35,7 @@ async fn check_config_says_which_scope_is_missing() {
         &world,
         dir.path(),
         &world.cloud.microsoft.client_secret().unwrap(),
+        SlackMode::Socket,
     );
     let output = check_config(&path).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -122,7 +69,7 @@ async fn check_config_passes_against_the_sandbox() {
     );
     let dir = tempfile::tempdir().unwrap();
     let secret = world.cloud.microsoft.client_secret().unwrap();
-    let path = write_config(&world, dir.path(), &secret);
+    let path = write_config(&world, dir.path(), &secret, SlackMode::Socket);
     let output = check_config(&path).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -152,7 +99,12 @@ async fn check_config_names_a_wrong_client_secret_and_its_fix() {
     let clock = ManualClock::new(support::start_time());
     let world = SandboxWorld::start(Arc::new(clock), Duration::days(10)).await;
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(&world, dir.path(), "not-the-client-secret");
+    let path = write_config(
+        &world,
+        dir.path(),
+        "not-the-client-secret",
+        SlackMode::Socket,
+    );
     let output = check_config(&path).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");

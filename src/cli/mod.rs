@@ -103,6 +103,7 @@ pub fn main() -> ExitCode {
     // The demo prints a story on stdout; the bot's own info lines would interleave with it.
     let quiet = matches!(cli.command, Command::Demo(_)) && cli.verbose == 0;
     telemetry::init(cli.verbose, cli.log_format, quiet);
+    log_panics();
     let exit = match run(cli) {
         Ok(exit) => exit,
         Err(error) => Exit::Failed(format!("{error:#}")),
@@ -198,4 +199,23 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         Ok(()) => Ok(Exit::Ok),
         Err(error) => Ok(Exit::Failed(format!("demo failed: {error:#}"))),
     }
+}
+
+/// A panic in a task (a request handler, the presenter) ends that task, not the bot; it must
+/// still be seen. Logged through tracing, so it reaches the same place (and format) as the
+/// rest. Our code never panics with a secret in its message.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        tracing::error!(%location, %message, "panic");
+    }));
 }

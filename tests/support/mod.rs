@@ -6,6 +6,7 @@
 )]
 
 pub mod app;
+pub mod config_file;
 pub mod monitor;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
