@@ -253,7 +253,7 @@ impl Demo<'_> {
         let warning = self
             .button(ids::START_ROTATION, "the expiry warning")
             .await?;
-        self.app.presented().await;
+        self.caught_up().await?;
         self.show_changes()?;
 
         self.scene("Dana (a member) clicks Start rotation")?;
@@ -268,7 +268,7 @@ impl Demo<'_> {
             )
             .await?;
         let approval = self.button(ids::APPROVE, "the approval request").await?;
-        self.app.presented().await;
+        self.caught_up().await?;
         self.show_changes()?;
 
         self.scene("Sam (not a team lead) tries to approve — and is told why not")?;
@@ -300,7 +300,7 @@ impl Demo<'_> {
         let step1 = self
             .button(ids::ENTER_TOKEN, "step 1 (generate a new token)")
             .await?;
-        self.app.presented().await;
+        self.caught_up().await?;
         self.show_changes()?;
 
         self.scene("Lee generates a new access token in the AWS console (the fake AWS)")?;
@@ -345,7 +345,7 @@ impl Demo<'_> {
         if self.world.cloud.microsoft.saved_token_fingerprint() != Some(old.fingerprint()) {
             bail!("after the typo: Entra's saved token changed");
         }
-        self.app.presented().await;
+        self.caught_up().await?;
         self.show_changes()?;
 
         self.scene(
@@ -362,7 +362,7 @@ impl Demo<'_> {
         let step2 = self
             .button(ids::CONFIRM_DELETED, "step 2 (delete the old token)")
             .await?;
-        self.app.presented().await;
+        self.caught_up().await?;
         self.show_changes()?;
         if self.world.cloud.microsoft.saved_token_fingerprint() != Some(new.fingerprint()) {
             bail!("Entra does not hold the new token");
@@ -381,7 +381,7 @@ impl Demo<'_> {
             .await?;
         self.rotation_state(RotationState::Completed, "after the confirmation")
             .await?;
-        self.app.presented().await;
+        self.caught_up().await?;
         self.app.engine.drain(STEP_DEADLINE).await;
         self.show_changes()?;
 
@@ -439,6 +439,13 @@ impl Demo<'_> {
             current.expires_at.map_or("unknown".to_owned(), |t| t.format("%Y-%m-%d").to_string())
         ))?;
         Ok(())
+    }
+
+    /// Waits until the bot's threads show every change so far.
+    async fn caught_up(&self) -> anyhow::Result<()> {
+        tokio::time::timeout(STEP_DEADLINE, self.app.presented())
+            .await
+            .map_err(|_| anyhow::anyhow!("the bot did not update the rotation's thread"))
     }
 
     fn app_url(&self) -> url::Url {
