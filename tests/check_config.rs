@@ -81,8 +81,8 @@ async fn check_config_passes_against_the_sandbox() {
         "✓ Slack bot token works",
         "✓ Slack channel",
         "✓ Slack approver group",
-        "✓ [prod-org] Entra: signed in; service principal",
-        "✓ [prod-org] Entra provisioning job status: Active",
+        "✓ [prod-org] Entra: service principal",
+        "✓ [prod-org] Entra: signed in and read the provisioning job (status Active)",
         "✓ [prod-org] AWS SCIM endpoint answers",
         "All checks passed.",
     ] {

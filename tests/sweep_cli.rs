@@ -144,34 +144,34 @@ async fn a_dry_run_prints_the_schedule_and_leaves_the_store_byte_for_byte_unchan
         "--token-id",
         "tok-123",
         "--created",
-        "2026-03-14",
+        "2024-03-14",
     ])
     .await;
     // The bot already sent the 30-day notice.
-    let real = op.ok(&["sweep", "--at", "2027-02-12T09:00:00Z"]).await;
+    let real = op.ok(&["sweep", "--at", "2025-02-12T09:00:00Z"]).await;
     assert_eq!(
         real[0],
-        "posted: [prod-org] token tok-123 expires 2027-03-14 (29 days left): notice (new message)"
+        "posted: [prod-org] token tok-123 expires 2025-03-14 (29 days left): notice (new message)"
     );
     let before = snapshot(&op.db());
     let calls = op.world.slack.calls().len();
 
     let preview = op
-        .ok(&["sweep", "--dry-run", "--at", "2027-03-07T09:00:00Z"])
+        .ok(&["sweep", "--dry-run", "--at", "2025-03-07T09:00:00Z"])
         .await;
     assert_eq!(
         preview,
         [
-            "would post: [prod-org] token tok-123 expires 2027-03-14 (6 days left): warning (reply in thread)",
-            "dry run as of 2027-03-07 09:00 UTC: 1 message(s) would be posted; nothing was changed",
+            "would post: [prod-org] token tok-123 expires 2025-03-14 (6 days left): warning (reply in thread)",
+            "dry run as of 2025-03-07 09:00 UTC: 1 message(s) would be posted; nothing was changed",
         ]
     );
     let expired = op
-        .ok(&["sweep", "--dry-run", "--at", "2027-03-16T09:00:00Z"])
+        .ok(&["sweep", "--dry-run", "--at", "2025-03-16T09:00:00Z"])
         .await;
     assert_eq!(
         expired[0],
-        "would post: [prod-org] token tok-123 expired 2027-03-14 (expired 2 days ago): critical (reply in thread, mentioning the approvers)"
+        "would post: [prod-org] token tok-123 expired 2025-03-14 (expired 2 days ago): critical (reply in thread, mentioning the approvers)"
     );
     assert_eq!(snapshot(&op.db()), before, "the store is unchanged");
     assert_eq!(op.world.slack.calls().len(), calls, "Slack was not called");
@@ -188,23 +188,33 @@ async fn a_real_sweep_records_what_it_sent_so_running_it_again_sends_nothing() {
         "--token-id",
         "tok-9",
         "--created",
-        "2026-03-14",
+        "2024-03-14",
     ])
     .await;
-    let at = ["sweep", "--at", "2027-03-08T09:00:00Z"];
+    let at = ["sweep", "--at", "2025-03-08T09:00:00Z"];
     let first = op.ok(&at).await;
     assert_eq!(
         first[0],
-        "posted: [prod-org] token tok-9 expires 2027-03-14 (5 days left): warning (new message)"
+        "posted: [prod-org] token tok-9 expires 2025-03-14 (5 days left): warning (new message)"
     );
     let second = op.ok(&at).await;
     assert_eq!(
         second,
         [
-            "sweep as of 2027-03-08 09:00 UTC: 0 message(s) posted, 0 failure(s), 0 unapproved request(s) expired"
+            "sweep as of 2025-03-08 09:00 UTC: 0 message(s) posted, 0 failure(s), 0 unapproved request(s) expired"
         ]
     );
     assert_eq!(op.world.slack.messages(CHANNEL).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_at_without_dry_run_is_refused() {
+    let op = Operator::start().await;
+    let output = op.run(&["sweep", "--at", "2999-01-01T00:00:00Z"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("add --dry-run"), "{stderr}");
+    assert!(op.world.slack.calls().is_empty(), "nothing was posted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,12 @@ use crate::slack::api::SlackApi;
 use std::path::Path;
 use std::time::Duration;
 
-/// Checks should answer quickly: one attempt each, a short timeout.
+/// What to do when the bot cannot sign in to Entra or read the provisioning job.
+const ENTRA_FIX: &str = "check azure_tenant_id, azure_client_id and the credential; grant Application.ReadWrite.OwnedBy \
+     (bot app as owner of the AWS enterprise app) or Synchronization.ReadWrite.All";
+
+/// Checks should answer quickly: a short timeout per request and a small total budget
+/// (a throttled or failing call is still retried within it).
 fn check_policy() -> RetryPolicy {
     RetryPolicy {
         request_timeout: Duration::from_secs(10),
@@ -45,9 +50,13 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
     let api = SlackApi::new(&config.slack.api_url, &config.slack.bot_token)?;
     match api.auth_test().await {
         Ok(me) => report.ok(&format!("Slack bot token works: bot user {} in workspace {}", me.user_id, me.team)),
-        Err(error) => report.fail(
+        Err(error) if error.code().is_some() => report.fail(
             &format!("Slack bot token: {error}"),
             "set slack.bot_token to the app's Bot User OAuth Token (xoxb-…), from OAuth & Permissions",
+        ),
+        Err(error) => report.fail(
+            &format!("Slack: {error}"),
+            "check slack.api_url and that this host can reach Slack over HTTPS (proxy, firewall)",
         ),
     }
     let channel = &config.slack.channel;
@@ -93,16 +102,15 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
         let name = &connection.name;
         let graph = GraphClient::new(crate::app::graph_settings(connection), check_policy());
         match graph.discover().await {
-            Ok((sp, job)) => report.ok(&format!("[{name}] Entra: signed in; service principal {sp}, provisioning job {job}")),
-            Err(error) => report.fail(
-                &format!("[{name}] Entra: {error}"),
-                "check azure_tenant_id, azure_client_id and the credential; grant Application.ReadWrite.OwnedBy (bot app as owner of the AWS enterprise app) or Synchronization.ReadWrite.All",
-            ),
+            Ok((sp, job)) => report.ok(&format!(
+                "[{name}] Entra: service principal {sp}, provisioning job {job}"
+            )),
+            Err(error) => report.fail(&format!("[{name}] Entra: {error}"), ENTRA_FIX),
         }
         match graph.get_job().await {
             Ok(job) => match job.credential_problem() {
                 None => report.ok(&format!(
-                    "[{name}] Entra provisioning job status: {}",
+                    "[{name}] Entra: signed in and read the provisioning job (status {})",
                     job.status.as_str()
                 )),
                 Some(problem) => report.fail(
@@ -114,7 +122,7 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
             },
             Err(error) => report.fail(
                 &format!("[{name}] reading the provisioning job: {error}"),
-                "see the Entra line above",
+                ENTRA_FIX,
             ),
         }
         // Without a token, a live SCIM endpoint answers 401: that proves the URL is right.
@@ -128,7 +136,7 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
             }
             Ok(response) => report.fail(
                 &format!("[{name}] AWS SCIM endpoint answered HTTP {}", response.status().as_u16()),
-                "copy the SCIM endpoint from IAM Identity Center → Settings → Automatic provisioning",
+                "copy the SCIM endpoint from IAM Identity Center → Settings → Identity source → Automatic provisioning",
             ),
             Err(_) => report.fail(
                 &format!("[{name}] AWS SCIM endpoint {} cannot be reached", connection.scim_url),

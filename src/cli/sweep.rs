@@ -25,6 +25,13 @@ pub async fn run(config: &Config, args: &SweepArgs) -> anyhow::Result<Exit> {
         Ok(at) => at.unwrap_or_else(Utc::now),
         Err(message) => return Ok(Exit::Usage(format!("--at: {message}"))),
     };
+    if !args.dry_run && now > Utc::now() + chrono::Duration::minutes(1) {
+        // Posting next month's warnings today would tell the channel the wrong time left and
+        // use up those thresholds before they are real.
+        return Ok(Exit::Usage(
+            "--at: a time in the future only previews; add --dry-run".to_owned(),
+        ));
+    }
     let path = &config.store.path;
     let store = if args.dry_run {
         if path.exists() {

@@ -312,7 +312,7 @@ impl Demo<'_> {
             .generate_token(&tenant)
             .map_err(|e| anyhow::anyhow!("AWS refused a new token: {e:?}"))?;
         self.line(&format!(
-            "  AWS IAM Identity Center → Settings → Automatic provisioning → Access tokens:\n  \
+            "  IAM Identity Center → Settings → Identity source → Actions → Manage provisioning → Access tokens:\n  \
              generated token {} (the secret is shown once; Lee copies it)",
             new.id
         ))?;

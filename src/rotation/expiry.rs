@@ -66,7 +66,11 @@ impl Severity {
 /// Whole days left before `expires` (negative once expired), counted as a person would:
 /// 9 days and 23 hours is "9 days".
 pub fn days_left(expires: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
-    (expires - now).num_days()
+    /// Seconds in a day.
+    const DAY: i64 = 86_400;
+    // Floor, not truncation: two hours after expiry is day -1, not 0, so an alert on
+    // "days left < 0" fires at expiry.
+    (expires - now).num_seconds().div_euclid(DAY)
 }
 
 /// The most urgent threshold reached at `now`, if any. `warn_days` need not be sorted.
@@ -140,5 +144,10 @@ mod tests {
     fn days_left_counts_whole_days() {
         assert_eq!(days_left(at(11), at(1) + Duration::hours(1)), 9);
         assert_eq!(days_left(at(1), at(3)), -2);
+        assert_eq!(
+            days_left(at(1), at(1) + Duration::hours(2)),
+            -1,
+            "expired is negative at once"
+        );
     }
 }

@@ -105,6 +105,10 @@ pub struct WarningInput<'a> {
     pub thread_exists: bool,
     /// Whether a rotation of the connection is in flight: only critical warnings go out.
     pub rotation_open: bool,
+    /// Whether that rotation already put a verified new token into Entra (it waits only for
+    /// the old token's deletion): the token warned about is no longer in use, so nothing,
+    /// not even its expiry, is worth a warning.
+    pub token_replaced: bool,
     pub now: DateTime<Utc>,
     /// The configured thresholds, in days (any order).
     pub warn_days: &'a [u32],
@@ -123,6 +127,9 @@ pub fn due_warning(input: &WarningInput<'_>) -> Option<DueWarning> {
             },
         },
     };
+    if input.token_replaced {
+        return None;
+    }
     if input.rotation_open && kind.severity() != Severity::Critical {
         // The rotation's own thread is where people look now; nagging helps nobody.
         // Nothing is recorded, so if the rotation is called off the warning still comes.
@@ -186,6 +193,7 @@ mod tests {
             sent,
             thread_exists: !sent.is_empty(),
             rotation_open: false,
+            token_replaced: false,
             now,
             warn_days: &WARN,
         })
@@ -339,6 +347,38 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_token_is_not_warned_about_even_when_expired() {
+        let token = TokenRecord {
+            id: 1,
+            connection: "prod".to_owned(),
+            token_id: Some("old".to_owned()),
+            created_at: None,
+            expires_at: Some(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()),
+            source: crate::rotation::ExpirySource::Manual,
+            fingerprint: None,
+            retired_at: None,
+        };
+        let input = WarningInput {
+            token: Some(&token),
+            sent: &[],
+            thread_exists: false,
+            rotation_open: true,
+            token_replaced: true,
+            now: Utc.with_ymd_and_hms(2027, 1, 2, 0, 0, 0).unwrap(),
+            warn_days: &[30, 14, 7, 3, 1],
+        };
+        assert_eq!(due_warning(&input), None);
+        let still_in_use = WarningInput {
+            token_replaced: false,
+            ..input
+        };
+        assert!(
+            due_warning(&still_in_use).is_some(),
+            "expired and still in use: critical"
+        );
+    }
+
+    #[test]
     fn an_open_rotation_silences_all_but_critical_warnings() {
         let token = token(Some(expires()));
         let input = |now, open| WarningInput {
@@ -346,6 +386,7 @@ mod tests {
             sent: &[],
             thread_exists: false,
             rotation_open: open,
+            token_replaced: false,
             now,
             warn_days: &WARN,
         };
@@ -413,6 +454,7 @@ mod tests {
             sent: &[],
             thread_exists: false,
             rotation_open: false,
+            token_replaced: false,
             now: expires() - Duration::days(50),
             warn_days: &[10, 60],
         };
@@ -436,6 +478,7 @@ mod tests {
                     sent: &sent,
                     thread_exists: !sent.is_empty(),
                     rotation_open: false,
+                    token_replaced: false,
                     now: start + Duration::hours(hour),
                     warn_days: &warn,
                 };
@@ -465,6 +508,7 @@ mod tests {
             sent: &[],
             thread_exists: false,
             rotation_open: open,
+            token_replaced: false,
             now,
             warn_days: &WARN,
         };

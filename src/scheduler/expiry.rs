@@ -103,12 +103,16 @@ impl Scheduler {
         let sent = store.sent_warnings(connection, row)?;
         let thread = thread_of(&sent);
         let keys: Vec<String> = sent.into_iter().map(|w| w.threshold).collect();
-        let rotation_open = store.in_flight_rotation(connection)?.is_some();
+        let open = store.in_flight_rotation(connection)?;
+        let rotation_open = open.is_some();
+        let token_replaced = open
+            .is_some_and(|r| r.state == crate::rotation::RotationState::AwaitingOldTokenDeletion);
         let due = due_warning(&WarningInput {
             token: token.as_ref(),
             sent: &keys,
             thread_exists: thread.is_some(),
             rotation_open,
+            token_replaced,
             now,
             warn_days: &self.settings.warn_days,
         });

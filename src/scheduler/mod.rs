@@ -181,5 +181,5 @@ impl Scheduler {
 /// again): an error code, a rate limit or an HTTP error. A transport failure may have
 /// posted without our hearing the answer, so it keeps the claim.
 fn surely_not_posted(error: &SlackApiError) -> bool {
-    !matches!(error, SlackApiError::Transport { .. })
+    error.surely_not_applied()
 }

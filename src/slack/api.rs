@@ -30,8 +30,17 @@ pub enum SlackApiError {
     },
     #[error("Slack {method} failed with HTTP {status}")]
     Http { method: &'static str, status: u16 },
-    #[error("Slack {method} could not be reached or answered something unreadable")]
+    #[error("Slack {method} answered something unreadable, or the connection broke mid-call")]
     Transport { method: &'static str },
+    /// Nothing was sent: the connection to Slack could not be made.
+    #[error("Slack {method} could not be reached (no connection)")]
+    Unreachable { method: &'static str },
+    /// No answer in time: the call may or may not have taken effect.
+    #[error("Slack {method} did not answer within {} s", .after.as_secs())]
+    Timeout {
+        method: &'static str,
+        after: Duration,
+    },
 }
 
 impl SlackApiError {
@@ -50,8 +59,21 @@ impl SlackApiError {
                 method,
                 status: e.status_code.as_u16(),
             },
+            SlackClientError::HttpProtocolError(e) if is_connect_failure(e.cause.as_deref()) => {
+                SlackApiError::Unreachable { method }
+            }
             _ => SlackApiError::Transport { method },
         }
+    }
+
+    /// Whether the call surely had no effect (Slack said no, or nothing reached it): a
+    /// claimed warning can then be given back. A broken connection or a timeout may have
+    /// posted, so those keep it.
+    pub fn surely_not_applied(&self) -> bool {
+        !matches!(
+            self,
+            SlackApiError::Transport { .. } | SlackApiError::Timeout { .. }
+        )
     }
 
     /// A short name for the kind of failure (metrics labels): Slack's error code,
@@ -66,6 +88,8 @@ impl SlackApiError {
             SlackApiError::RateLimited { .. } => "rate_limited".to_owned(),
             SlackApiError::Http { status, .. } => format!("http_{status}"),
             SlackApiError::Transport { .. } => "transport".to_owned(),
+            SlackApiError::Unreachable { .. } => "unreachable".to_owned(),
+            SlackApiError::Timeout { .. } => "timeout".to_owned(),
         }
     }
 
@@ -74,6 +98,52 @@ impl SlackApiError {
         match self {
             SlackApiError::Api { code, .. } => Some(code),
             _ => None,
+        }
+    }
+}
+
+/// Whether a transport error's cause chain says the connection was never made.
+fn is_connect_failure(cause: Option<&(dyn std::error::Error + Send + Sync + 'static)>) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> =
+        cause.map(|c| c as &(dyn std::error::Error + 'static));
+    while let Some(error) = next {
+        if let Some(client) = error.downcast_ref::<hyper_util::client::legacy::Error>() {
+            if client.is_connect() {
+                return true;
+            }
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+            ) {
+                return true;
+            }
+        }
+        next = error.source();
+    }
+    false
+}
+
+/// Longest a Slack call may take, throttling and 429 retries included; past it the call is
+/// abandoned (and may or may not have taken effect), so a stuck connection cannot stop the
+/// monitor or the presenter for good.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs one call with [`CALL_TIMEOUT`], mapping and counting its result.
+async fn bounded<T>(
+    method: &'static str,
+    call: impl std::future::Future<Output = Result<T, SlackClientError>>,
+) -> Result<T, SlackApiError> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(result) => result.observed(method),
+        Err(_) => {
+            let error = SlackApiError::Timeout {
+                method,
+                after: CALL_TIMEOUT,
+            };
+            crate::metrics::global().slack_call(method, Some(error.kind()));
+            Err(error)
         }
     }
 }
@@ -178,11 +248,11 @@ impl SlackApi {
                 .with_blocks(blocks),
         )
         .opt_thread_ts(thread_ts.map(Into::into));
-        let response = self
-            .session()
-            .chat_post_message(&request)
-            .await
-            .observed("chat.postMessage")?;
+        let response = bounded(
+            "chat.postMessage",
+            self.session().chat_post_message(&request),
+        )
+        .await?;
         Ok(response.ts.0)
     }
 
@@ -201,10 +271,7 @@ impl SlackApi {
                 .with_blocks(blocks),
             ts.into(),
         );
-        self.session()
-            .chat_update(&request)
-            .await
-            .observed("chat.update")?;
+        bounded("chat.update", self.session().chat_update(&request)).await?;
         Ok(())
     }
 
@@ -222,47 +289,42 @@ impl SlackApi {
             SlackMessageContent::new().with_text(text),
         )
         .opt_thread_ts(thread_ts.map(Into::into));
-        self.session()
-            .chat_post_ephemeral(&request)
-            .await
-            .observed("chat.postEphemeral")?;
+        bounded(
+            "chat.postEphemeral",
+            self.session().chat_post_ephemeral(&request),
+        )
+        .await?;
         Ok(())
     }
 
     /// Opens a modal for the user whose click produced `trigger_id` (valid 3 s, once).
     pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), SlackApiError> {
         let request = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
-        self.session()
-            .views_open(&request)
-            .await
-            .observed("views.open")?;
+        bounded("views.open", self.session().views_open(&request)).await?;
         Ok(())
     }
 
     /// Publishes `user`'s App Home tab.
     pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), SlackApiError> {
         let request = SlackApiViewsPublishRequest::new(user.into(), view);
-        self.session()
-            .views_publish(&request)
-            .await
-            .observed("views.publish")?;
+        bounded("views.publish", self.session().views_publish(&request)).await?;
         Ok(())
     }
 
     /// Members of a user group.
     pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackApiError> {
         let request = SlackApiUserGroupsUsersListRequest::new(group.into());
-        let response = self
-            .session()
-            .usergroups_users_list(&request)
-            .await
-            .observed("usergroups.users.list")?;
+        let response = bounded(
+            "usergroups.users.list",
+            self.session().usergroups_users_list(&request),
+        )
+        .await?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
     }
 
     /// Who the bot token belongs to (`check-config`).
     pub async fn auth_test(&self) -> Result<BotIdentity, SlackApiError> {
-        let response = self.session().auth_test().await.observed("auth.test")?;
+        let response = bounded("auth.test", self.session().auth_test()).await?;
         Ok(BotIdentity {
             user_id: response.user_id.0,
             team: response.team,
@@ -274,11 +336,11 @@ impl SlackApi {
     /// `groups:read`) scope.
     pub async fn channel_info(&self, channel: &str) -> Result<ChannelInfo, SlackApiError> {
         let request = SlackApiConversationsInfoRequest::new(channel.into());
-        let response = self
-            .session()
-            .conversations_info(&request)
-            .await
-            .observed("conversations.info")?;
+        let response = bounded(
+            "conversations.info",
+            self.session().conversations_info(&request),
+        )
+        .await?;
         Ok(ChannelInfo {
             name: response.channel.name,
             is_member: response.channel.flags.is_member.unwrap_or(false),
