@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use scim_rotator::azure::JobStatus;
 use scim_rotator::rotation::Actor;
@@ -103,16 +105,24 @@ async fn a_restart_after_any_sweep_repeats_nothing() {
     assert_walk_result(&env);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlapping_sweeps_post_each_warning_once() {
     let env = MonitorEnv::start().await;
-    env.register_token("tok-123", env.now() + Duration::days(10));
     let other = env.other_process();
-    let now = env.now();
-    let (mine, theirs) = tokio::join!(env.scheduler.sweep(now), other.sweep(now));
-    assert_eq!(mine.posted() + theirs.posted(), 1);
-    assert_eq!(env.top_level().len(), 1);
-    assert_eq!(env.count_audit("expiry_warning"), 1);
+    // Each round is a new token (a new warning cycle) swept by two processes at once, on two
+    // threads, so that their reads and claims interleave.
+    const ROUNDS: usize = 100;
+    for round in 0..ROUNDS {
+        env.register_token(&format!("tok-{round}"), env.now() + Duration::days(10));
+        let now = env.now();
+        let (mine, theirs) = (Arc::clone(&env.scheduler), Arc::clone(&other));
+        let first = tokio::spawn(async move { mine.sweep(now).await.posted() });
+        let second = tokio::spawn(async move { theirs.sweep(now).await.posted() });
+        let posted = first.await.unwrap() + second.await.unwrap();
+        assert_eq!(posted, 1, "round {round}: one warning posted");
+    }
+    assert_eq!(env.top_level().len(), ROUNDS);
+    assert_eq!(env.count_audit("expiry_warning"), ROUNDS);
 }
 
 #[tokio::test]
