@@ -598,6 +598,16 @@ fn completion() {
     );
 }
 
+#[test]
+fn warning_once_rotated() {
+    let resolved = super::warning_resolved(&completed(), now());
+    assert!(
+        !has_buttons(&resolved),
+        "a rotated warning asks for nothing"
+    );
+    snap("warning_resolved", &resolved);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Modals
 // ---------------------------------------------------------------------------------------------

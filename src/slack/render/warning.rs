@@ -244,9 +244,9 @@ pub fn warning_resolved(r: &crate::rotation::Rotation, now: DateTime<Utc>) -> Me
         .new_token_expires
         .map(|at| format!(", which expires {} ({})", when(at), time_left(at, now)))
         .unwrap_or_default();
-    let by = r
+    let finished = r
         .deletion_confirmed_at
-        .map(|at| format!(" {}", when(at)))
+        .map(|at| format!(" (finished {})", when(at)))
         .unwrap_or_default();
     let text = format!("✅ SCIM token for {} rotated", r.connection);
     Message::new(
@@ -254,7 +254,7 @@ pub fn warning_resolved(r: &crate::rotation::Rotation, now: DateTime<Utc>) -> Me
         vec![
             header(&format!("✅ SCIM token for {} rotated", r.connection)),
             section(&format!(
-                "Rotation #{} replaced the token this warning was about{by}. Entra now uses {new}{expires}. \
+                "Rotation #{}{finished} replaced the token this warning was about. Entra now uses {new}{expires}. \
                  The steps and who took them are in this thread.",
                 r.id
             )),
