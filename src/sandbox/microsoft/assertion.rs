@@ -14,6 +14,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use serde_json::Value;
 
+/// Clock skew tolerated between the signer and the login endpoint, in seconds (Microsoft's).
+const CLOCK_SKEW_SECONDS: u64 = 300;
+
 /// Longest `exp - nbf` accepted, in seconds.
 const MAX_WINDOW_SECONDS: u64 = 3600;
 
@@ -152,8 +155,20 @@ pub(super) fn verify(
         });
     }
     let time = |name: &str| claims.get(name).and_then(Value::as_u64);
+    // The bot signs with the system clock (the model's clock may be a test's), so the window
+    // is checked against the system clock, with Microsoft's five minutes of skew.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     match (time("nbf"), time("exp")) {
-        (Some(nbf), Some(exp)) if exp > nbf && exp - nbf <= MAX_WINDOW_SECONDS => Ok(()),
+        (Some(nbf), Some(exp))
+            if exp > nbf
+                && exp - nbf <= MAX_WINDOW_SECONDS
+                && nbf <= now + CLOCK_SKEW_SECONDS
+                && now <= exp + CLOCK_SKEW_SECONDS =>
+        {
+            Ok(())
+        }
         _ => Err(Refusal {
             aadsts: OUTSIDE_TIME_RANGE,
             description: "Client assertion is not within its valid time range.".to_owned(),
@@ -229,8 +244,16 @@ mod tests {
         json!({"alg": "RS256", "typ": "JWT", "x5t": x5t, "x5t#S256": x5t_s256})
     }
 
+    fn system_now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
     fn claims() -> Value {
-        json!({"aud": AUDIENCE, "iss": CLIENT, "sub": CLIENT, "jti": "j", "nbf": 1000, "exp": 1600})
+        let nbf = system_now();
+        json!({"aud": AUDIENCE, "iss": CLIENT, "sub": CLIENT, "jti": "j", "nbf": nbf, "exp": nbf + 600})
     }
 
     fn code(assertion: &str) -> u32 {
@@ -325,8 +348,26 @@ mod tests {
         );
         assert_eq!(with("iss", json!("other")), WRONG_APPLICATION);
         assert_eq!(with("sub", json!("other")), WRONG_APPLICATION);
-        assert_eq!(with("exp", json!(1000)), OUTSIDE_TIME_RANGE);
-        assert_eq!(with("exp", json!(1000 + 3601)), OUTSIDE_TIME_RANGE);
+        let now = system_now();
+        assert_eq!(
+            with("exp", json!(now)),
+            OUTSIDE_TIME_RANGE,
+            "exp not after nbf"
+        );
+        assert_eq!(
+            with("exp", json!(now + 3601)),
+            OUTSIDE_TIME_RANGE,
+            "window over an hour"
+        );
         assert_eq!(with("nbf", Value::Null), OUTSIDE_TIME_RANGE);
+        // A well-formed window, but signed with a clock far from ours (a test's manual clock).
+        let shifted = |by: i64| {
+            let mut claims = claims();
+            claims["nbf"] = json!(now.saturating_add_signed(by));
+            claims["exp"] = json!(now.saturating_add_signed(by) + 600);
+            code(&signed(FIXTURE, &header, &claims))
+        };
+        assert_eq!(shifted(-86_400), OUTSIDE_TIME_RANGE, "a day in the past");
+        assert_eq!(shifted(86_400), OUTSIDE_TIME_RANGE, "a day in the future");
     }
 }
