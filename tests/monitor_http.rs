@@ -132,6 +132,7 @@ async fn an_expiry_event_with_a_date_corrects_the_token_and_warns_at_once() {
     assert!(warning.thread_ts.is_none());
 
     // AWS repeats the notice: nothing changes, nothing more is posted.
+    let posts_before = app.slack().calls_to("chat.postMessage").len();
     let (status, again) = post_json(
         &app,
         &expiry_event("Your SCIM access token expires on 2027-02-08."),
@@ -140,6 +141,7 @@ async fn an_expiry_event_with_a_date_corrects_the_token_and_warns_at_once() {
     assert_eq!(status, 200);
     assert_eq!(again["connections"][0]["result"], "unchanged");
     assert_eq!(current_token(&app).expires_at, Some(announced));
+    assert_eq!(app.slack().calls_to("chat.postMessage").len(), posts_before);
 }
 
 #[tokio::test]
