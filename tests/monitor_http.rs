@@ -300,3 +300,53 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
     assert!(get("scim_rotator_graph_calls_total") >= 1.0);
     assert!(get(r#"scim_rotator_slack_calls_total{method="chat.postMessage"}"#) >= 1.0);
 }
+
+#[tokio::test]
+async fn a_later_date_from_aws_rearms_the_warnings_not_yet_due() {
+    let app = app_with_health_events().await;
+    // The registered date says 10 days left: the 14-day warning goes out.
+    let first = app
+        .app
+        .scheduler
+        .sweep(scim_rotator::clock::Clock::now(&app.clock))
+        .await;
+    assert_eq!(first.posted(), 1, "{:?}", first.lines());
+
+    // AWS knows better: the token expires at the end of April.
+    let (status, answer) = post_json(
+        &app,
+        &expiry_event("Your SCIM access token expires on April 30, 2027."),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["connections"][0]["result"], "recorded");
+    let rearmed = app
+        .app
+        .engine
+        .store()
+        .audit_records(&Default::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.action == "expiry_warnings_rearmed")
+        .expect("the re-arming is audited");
+    assert_eq!(rearmed.details["details"]["thresholds"], json!(["d14"]));
+
+    // 28 days before the real date, the 30-day warning is posted as a new message.
+    app.clock
+        .set(Utc.with_ymd_and_hms(2027, 4, 1, 9, 0, 0).unwrap());
+    let later = app
+        .app
+        .scheduler
+        .sweep(scim_rotator::clock::Clock::now(&app.clock))
+        .await;
+    assert_eq!(later.posted(), 1, "{:?}", later.lines());
+    let tops: Vec<_> = app
+        .slack()
+        .messages(CHANNEL)
+        .into_iter()
+        .filter(|m| m.thread_ts.is_none())
+        .collect();
+    let newest = &tops.last().unwrap().text;
+    assert!(newest.contains("expires in 28 days"), "{newest}");
+    assert_eq!(tops.len(), 2, "the corrected date starts a new cycle");
+}

@@ -114,6 +114,22 @@ pub struct WarningInput<'a> {
     pub warn_days: &'a [u32],
 }
 
+/// After a token's expiry date moved, the warnings already claimed for it that are not due
+/// under the new date (`d14` when 40 days are left now, `expired:…` before expiry): giving
+/// them back lets each be sent again when it is really due. `unknown` is kept.
+pub fn not_due_under(sent: &[String], expires: DateTime<Utc>, now: DateTime<Utc>) -> Vec<String> {
+    sent.iter()
+        .filter(|key| {
+            if let Some(days) = key.strip_prefix('d').and_then(|n| n.parse::<i64>().ok()) {
+                expires - now > chrono::Duration::days(days)
+            } else {
+                key.starts_with("expired:") && now < expires
+            }
+        })
+        .cloned()
+        .collect()
+}
+
 /// The warning due now, if any. At most one is ever due: the most urgent threshold reached
 /// (thresholds skipped while the bot was down, or by a late registration, are not sent
 /// after the fact), today's critical repeat once expired, or the unknown-expiry notice.
@@ -344,6 +360,28 @@ mod tests {
         );
         assert_eq!(warning.placement, Placement::NewMessage);
         assert!(warning.mention);
+    }
+
+    #[test]
+    fn a_later_expiry_gives_back_the_warnings_not_yet_due() {
+        let now = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+        let sent: Vec<String> = [
+            "d30",
+            "d14",
+            "d7",
+            "d3",
+            "d1",
+            "expired:2026-12-31",
+            "unknown",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        // Corrected to 20 days from now: d30 stays sent, the rest come again when due.
+        let given_back = not_due_under(&sent, now + chrono::Duration::days(20), now);
+        assert_eq!(given_back, ["d14", "d7", "d3", "d1", "expired:2026-12-31"]);
+        // Still expired under the new date: nothing is given back.
+        assert!(not_due_under(&sent[..6], now - chrono::Duration::days(1), now).is_empty());
     }
 
     #[test]

@@ -192,6 +192,23 @@ impl Scheduler {
                     ExpirySource::AwsHealth,
                     &record,
                 )?;
+                let sent: Vec<String> = store
+                    .sent_warnings(connection, token.id)?
+                    .into_iter()
+                    .map(|w| w.threshold)
+                    .collect();
+                let due_again = crate::rotation::warnings::not_due_under(&sent, found.at, now);
+                if !due_again.is_empty() {
+                    store.forget_warnings(
+                        connection,
+                        token.id,
+                        &due_again,
+                        &audit(
+                            "expiry_warnings_rearmed",
+                            json!({ "thresholds": due_again, "expires": found.at }),
+                        ),
+                    )?;
+                }
             }
             None => {
                 // Nobody registered the token: AWS's word is the first we have.

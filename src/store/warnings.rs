@@ -41,6 +41,33 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// Forgets the warnings `thresholds` of one token (sent or not), with their audit record,
+    /// in one transaction: after its expiry date moved later they are due again. If the
+    /// cycle's first message is among them, the next warning starts a new message.
+    pub fn forget_warnings(
+        &self,
+        connection: &str,
+        token_row: i64,
+        thresholds: &[String],
+        audit_record: &NewAuditRecord,
+    ) -> Result<usize> {
+        if thresholds.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.lock();
+        let tx = super::write_transaction(&mut conn)?;
+        let mut forgotten = 0;
+        for threshold in thresholds {
+            forgotten += tx.execute(
+                "DELETE FROM sent_warnings WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3",
+                params![connection, token_row, threshold],
+            )?;
+        }
+        audit::append(&tx, audit_record)?;
+        tx.commit()?;
+        Ok(forgotten)
+    }
+
     /// Records the Slack message that carried a claimed warning.
     pub fn set_warning_message(
         &self,
