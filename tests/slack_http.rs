@@ -517,6 +517,8 @@ async fn slash_commands_answer_and_start_rotations() {
 #[tokio::test]
 async fn a_lead_registers_a_token_through_the_modal() {
     let app = TestApp::start(SlackMode::Http).await;
+    // The lead runs the command from another channel: the answer comes back there.
+    app.slack().add_channel("C0ELSEWHERE", "random");
     let member = app
         .slack()
         .slash_command(
@@ -539,7 +541,7 @@ async fn a_lead_registers_a_token_through_the_modal() {
         .slash_command(
             &app.url,
             LEAD,
-            CHANNEL,
+            "C0ELSEWHERE",
             "/scim",
             &format!("register {CONNECTION}"),
         )
@@ -614,4 +616,11 @@ async fn a_lead_registers_a_token_through_the_modal() {
         current.expires_at.unwrap().format("%Y-%m-%d").to_string(),
         "2027-06-01"
     );
+    let confirmation = app
+        .slack()
+        .ephemerals()
+        .into_iter()
+        .find(|e| e.user == LEAD && e.text.contains("Registered token"))
+        .unwrap();
+    assert_eq!(confirmation.channel, "C0ELSEWHERE");
 }

@@ -237,6 +237,7 @@ impl SlackBot {
         let Registration {
             user,
             connection,
+            reply_channel,
             token_id,
             created,
         } = registration;
@@ -249,8 +250,9 @@ impl SlackBot {
             .engine
             .register_token(&connection, &token_id, created, &actor)
             .await;
-        self.tell(Some(self.channel.clone()), &user, None, result)
-            .await;
+        // Answer where the command was run (the configured channel for older modals).
+        let channel = reply_channel.unwrap_or_else(|| self.channel.clone());
+        self.tell(Some(channel), &user, None, result).await;
     }
 
     fn thread_of(&self, rotation: crate::rotation::RotationId) -> (Option<String>, Option<String>) {
@@ -405,7 +407,8 @@ impl SlackBot {
                         vec![],
                     );
                 }
-                let view = render::register_modal(&connection, now.date_naive());
+                let view =
+                    render::register_modal(&connection, &event.channel_id.0, now.date_naive());
                 match self.api.open_view(&event.trigger_id.0, view).await {
                     Ok(()) => SlackCommandEventResponse::new(SlackMessageContent::new()),
                     Err(error) => {

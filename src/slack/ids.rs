@@ -45,7 +45,8 @@ pub const RETRY: &str = "retry";
 pub const SUBMIT_TOKEN: &str = "submit_token";
 
 /// The register-a-token modal (`/scim register <connection>`). `private_metadata`: the
-/// connection name. Its inputs are [`TOKEN_ID_BLOCK`] and [`CREATED_BLOCK`].
+/// connection name and the channel the command came from (where the answer goes), separated
+/// by a space. Its inputs are [`TOKEN_ID_BLOCK`] and [`CREATED_BLOCK`].
 pub const REGISTER_TOKEN: &str = "register_token";
 
 // ---------------------------------------------------------------------------------------------

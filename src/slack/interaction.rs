@@ -49,6 +49,8 @@ pub struct TokenSubmission {
 pub struct Registration {
     pub user: String,
     pub connection: String,
+    /// The channel `/scim register` was run in: the answer goes there.
+    pub reply_channel: Option<String>,
     pub token_id: String,
     pub created: NaiveDate,
 }
@@ -211,9 +213,11 @@ fn parse_submission(event: SlackInteractionViewSubmissionEvent) -> Interaction {
             }
             match (token_id, created) {
                 (Some(token_id), Some(created)) if errors.is_empty() => {
+                    let mut words = metadata.split_whitespace();
                     Interaction::Register(Registration {
                         user,
-                        connection: metadata,
+                        connection: words.next().unwrap_or_default().to_owned(),
+                        reply_channel: words.next().map(str::to_owned),
                         token_id,
                         created,
                     })

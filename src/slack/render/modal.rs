@@ -116,9 +116,10 @@ pub fn token_modal(r: &Rotation, conn: &ConnectionInfo, default_expiry: NaiveDat
 
 /// The modal `/scim register <connection>` opens: which token the connection uses and when
 /// it was created, so the bot can warn before it expires. Callback [`ids::REGISTER_TOKEN`],
-/// `private_metadata` = the connection name; inputs [`ids::TOKEN_ID_BLOCK`] (required) and
+/// `private_metadata` = the connection name and the channel to answer in, separated by a
+/// space (both are single words); inputs [`ids::TOKEN_ID_BLOCK`] (required) and
 /// [`ids::CREATED_BLOCK`] (a date, `today` to start with).
-pub fn register_modal(conn_name: &str, today: NaiveDate) -> SlackView {
+pub fn register_modal(conn_name: &str, reply_channel: &str, today: NaiveDate) -> SlackView {
     let blocks = vec![
         section(&format!(
             "Tell me which access token Entra uses for *{}*, so I can warn before it expires. \
@@ -145,7 +146,7 @@ pub fn register_modal(conn_name: &str, today: NaiveDate) -> SlackView {
         "Register SCIM token",
         "Register",
         ids::REGISTER_TOKEN,
-        conn_name,
+        &format!("{conn_name} {reply_channel}"),
         blocks,
     )
 }

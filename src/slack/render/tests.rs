@@ -637,11 +637,15 @@ fn modals() {
     assert!(token_input["element"].get("initial_value").is_none());
     snap_view("token_modal", &view);
 
-    let view = register_modal("prod", NaiveDate::from_ymd_opt(2027, 3, 1).unwrap());
+    let view = register_modal(
+        "prod",
+        "C0TEAM",
+        NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
+    );
     let SlackView::Modal(modal) = &view else {
         panic!("a modal")
     };
-    assert_eq!(modal.private_metadata.as_deref(), Some("prod"));
+    assert_eq!(modal.private_metadata.as_deref(), Some("prod C0TEAM"));
     snap_view("register_modal", &view);
 }
 
@@ -943,7 +947,11 @@ fn no_rendered_message_exceeds_the_limits() {
             &conn,
             NaiveDate::from_ymd_opt(2028, 3, 1).unwrap(),
         ),
-        register_modal(&long_name, NaiveDate::from_ymd_opt(2027, 3, 1).unwrap()),
+        register_modal(
+            &long_name,
+            "C0TEAM",
+            NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
+        ),
     ] {
         assert_eq!(check_view(&view), Vec::<String>::new());
     }
