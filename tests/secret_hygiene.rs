@@ -130,24 +130,7 @@ async fn rotate_over_socket_mode() -> String {
         .wait_for_socket_connections(1, DEADLINE)
         .await
         .unwrap();
-    slack
-        .slash_command(
-            Transport::SocketMode,
-            MEMBER,
-            CHANNEL,
-            "/scim",
-            &format!("rotate {CONNECTION}"),
-        )
-        .await
-        .unwrap();
-    let approval = slack
-        .wait_until(DEADLINE, |s| {
-            s.messages(CHANNEL)
-                .into_iter()
-                .find(|m| m.blocks.to_string().contains(ids::APPROVE))
-        })
-        .await
-        .unwrap();
+    let (_, approval) = app.rotate_by_command(Transport::SocketMode, MEMBER).await;
     slack
         .click(
             Transport::SocketMode,

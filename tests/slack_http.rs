@@ -457,32 +457,8 @@ async fn slash_commands_answer_and_start_rotations() {
     );
     assert_eq!(status.reply.json().unwrap()["response_type"], "ephemeral");
 
-    let rotate = app
-        .slack()
-        .slash_command(
-            &app.url,
-            MEMBER,
-            CHANNEL,
-            "/scim",
-            &format!("rotate {CONNECTION}"),
-        )
-        .await
-        .unwrap();
-    assert!(
-        rotate.reply.body.contains("requested"),
-        "{}",
-        rotate.reply.body
-    );
-    let top = app
-        .slack()
-        .wait_until(support::DEADLINE, |slack| {
-            slack
-                .messages(CHANNEL)
-                .into_iter()
-                .find(|m| m.thread_ts.is_none() && m.blocks.to_string().contains(ids::APPROVE))
-        })
-        .await
-        .expect("the approval request starts a thread in the channel");
+    let (reply, top) = app.rotate_by_command(&app.url, MEMBER).await;
+    assert!(reply.contains("requested"), "{reply}");
     assert_eq!(rotation_state(&app), RotationState::AwaitingApproval);
     let again = app
         .slack()
@@ -553,54 +529,14 @@ async fn a_lead_registers_a_token_through_the_modal() {
         .pop()
         .expect("the register modal opened");
     assert_eq!(modal.callback_id(), ids::REGISTER_TOKEN);
-    let future = app
-        .slack()
-        .submit_view(
-            &app.url,
-            LEAD,
-            &modal.id,
-            &[
-                (
-                    ids::TOKEN_ID_BLOCK,
-                    ids::VALUE,
-                    plain_text_value("tok-registered"),
-                ),
-                (
-                    ids::CREATED_BLOCK,
-                    ids::VALUE,
-                    scim_rotator::sandbox::slack::datepicker_value("2099-01-01"),
-                ),
-            ],
-        )
-        .await
-        .unwrap();
+    let future = register(&app, &modal.id, "2099-01-01").await;
     assert!(
         matches!(future.outcome, ViewOutcome::Errors(ref e) if e.contains_key(ids::CREATED_BLOCK)),
         "{:?}",
         future.outcome
     );
 
-    let submitted = app
-        .slack()
-        .submit_view(
-            &app.url,
-            LEAD,
-            &modal.id,
-            &[
-                (
-                    ids::TOKEN_ID_BLOCK,
-                    ids::VALUE,
-                    plain_text_value("tok-registered"),
-                ),
-                (
-                    ids::CREATED_BLOCK,
-                    ids::VALUE,
-                    scim_rotator::sandbox::slack::datepicker_value("2026-06-01"),
-                ),
-            ],
-        )
-        .await
-        .unwrap();
+    let submitted = register(&app, &modal.id, "2026-06-01").await;
     assert_eq!(submitted.outcome, ViewOutcome::Closed);
     app.wait_for_ephemeral(LEAD, "Registered token tok-registered")
         .await;
@@ -623,4 +559,32 @@ async fn a_lead_registers_a_token_through_the_modal() {
         .find(|e| e.user == LEAD && e.text.contains("Registered token"))
         .unwrap();
     assert_eq!(confirmation.channel, "C0ELSEWHERE");
+}
+
+/// The lead submits the register modal with a token id and a creation date.
+async fn register(
+    app: &TestApp,
+    modal: &str,
+    created: &str,
+) -> scim_rotator::sandbox::slack::Submission {
+    app.slack()
+        .submit_view(
+            &app.url,
+            LEAD,
+            modal,
+            &[
+                (
+                    ids::TOKEN_ID_BLOCK,
+                    ids::VALUE,
+                    plain_text_value("tok-registered"),
+                ),
+                (
+                    ids::CREATED_BLOCK,
+                    ids::VALUE,
+                    scim_rotator::sandbox::slack::datepicker_value(created),
+                ),
+            ],
+        )
+        .await
+        .unwrap()
 }

@@ -20,30 +20,11 @@ async fn a_rotation_is_requested_and_approved_over_socket_mode() {
         .unwrap();
     assert!(!slack.calls_to("apps.connections.open").is_empty());
 
-    let rotate = slack
-        .slash_command(
-            Transport::SocketMode,
-            MEMBER,
-            CHANNEL,
-            "/scim",
-            &format!("rotate {CONNECTION}"),
-        )
-        .await
-        .unwrap();
+    let (reply, approval) = app.rotate_by_command(Transport::SocketMode, MEMBER).await;
     assert!(
-        rotate.reply.body.contains("requested"),
-        "the ack carries the reply: {}",
-        rotate.reply.body
+        reply.contains("requested"),
+        "the ack carries the reply: {reply}"
     );
-
-    let approval = slack
-        .wait_until(support::DEADLINE, |s| {
-            s.messages(CHANNEL)
-                .into_iter()
-                .find(|m| m.blocks.to_string().contains(ids::APPROVE))
-        })
-        .await
-        .unwrap();
     let click = slack
         .click(
             Transport::SocketMode,

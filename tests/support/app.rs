@@ -100,6 +100,36 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `user` runs `/scim rotate <connection>` over `to`; returns the reply body and the
+    /// approval request the bot then posts at the top of the channel.
+    pub async fn rotate_by_command(
+        &self,
+        to: impl Into<scim_rotator::sandbox::slack::Transport>,
+        user: &str,
+    ) -> (String, StoredMessage) {
+        let reply = self
+            .slack()
+            .slash_command(to, user, CHANNEL, "/scim", &format!("rotate {CONNECTION}"))
+            .await
+            .unwrap()
+            .reply
+            .body;
+        let approval = self
+            .slack()
+            .wait_until(super::DEADLINE, |slack| {
+                slack.messages(CHANNEL).into_iter().find(|m| {
+                    m.thread_ts.is_none()
+                        && m.blocks.to_string().contains(&format!(
+                            "\"action_id\":\"{}\"",
+                            scim_rotator::slack::ids::APPROVE
+                        ))
+                })
+            })
+            .await
+            .expect("the approval request starts a thread in the channel");
+        (reply, approval)
+    }
+
     /// Waits until the thread under `parent` has a message with a button `action_id`.
     pub async fn wait_for_button(&self, parent: &str, action_id: &str) -> StoredMessage {
         let parent_ts = parent.to_owned();
