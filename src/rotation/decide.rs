@@ -94,6 +94,34 @@ pub fn decide_start(req: StartRequest<'_>) -> Result<Rotation, String> {
     })
 }
 
+/// What is wrong with a token submission's details (never with the token itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubmissionProblem {
+    #[error("The new token's expiry date must be in the future.")]
+    ExpiryNotInFuture,
+    #[error(
+        "That is the old token's id. Enter the id of the token you just generated, or leave it empty."
+    )]
+    OldTokenId,
+}
+
+/// Checks a submission's token id and expiry against the rotation: the rule `decide` applies,
+/// also used to answer inside the modal before it closes.
+pub fn check_submission(
+    rotation: &Rotation,
+    new_token_id: Option<&str>,
+    expires: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), SubmissionProblem> {
+    if expires.is_some_and(|expires| expires <= now) {
+        return Err(SubmissionProblem::ExpiryNotInFuture);
+    }
+    if new_token_id.is_some() && new_token_id == rotation.old_token_id.as_deref() {
+        return Err(SubmissionProblem::OldTokenId);
+    }
+    Ok(())
+}
+
 /// The states in which a command applies. Outside them it is stale ("already done").
 fn applies_in(command: &Command, state: RotationState) -> bool {
     use RotationState::*;
@@ -215,18 +243,9 @@ pub fn decide(
             new_token_id,
             expires,
         }) => {
-            if let Some(expires) = expires {
-                if *expires <= now {
-                    return Decision::Refused(
-                        "The new token's expiry date must be in the future.".to_owned(),
-                    );
-                }
-            }
-            if new_token_id.is_some() && *new_token_id == rotation.old_token_id {
-                return Decision::Refused(
-                    "That is the old token's id. Enter the id of the token you just generated, or leave it empty."
-                        .to_owned(),
-                );
+            if let Err(problem) = check_submission(rotation, new_token_id.as_deref(), *expires, now)
+            {
+                return Decision::Refused(problem.to_string());
             }
             next.state = RotationState::Checking;
             next.token_entered_by = who.clone();

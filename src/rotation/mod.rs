@@ -11,7 +11,8 @@ pub mod warnings;
 
 pub use command::{Actor, Command, Policy, Stage, Submission};
 pub use decide::{
-    Decision, Effect, StartRequest, TOKEN_LIFETIME_DAYS, Transition, decide, decide_start,
+    Decision, Effect, StartRequest, SubmissionProblem, TOKEN_LIFETIME_DAYS, Transition,
+    check_submission, decide, decide_start,
 };
 pub use state::{Checks, Rotation, RotationId, RotationState};
 pub use token::{ExpirySource, TokenRecord};

@@ -11,7 +11,9 @@ use super::interaction::{self, Button, Click, Interaction, Registration, TokenSu
 use super::render::{self, ConnectionInfo, StatusRow};
 use super::slash::{self, SlashCommand};
 use crate::engine::{Engine, Outcome};
-use crate::rotation::{Actor, Command, RotationState, TOKEN_LIFETIME_DAYS};
+use crate::rotation::{
+    Actor, Command, RotationState, SubmissionProblem, TOKEN_LIFETIME_DAYS, check_submission,
+};
 use crate::store::AuditFilter;
 use chrono::Duration;
 use slack_morphism::prelude::*;
@@ -105,26 +107,36 @@ impl SlackBot {
     /// Bad input in the token modal that only the rotation record can reveal, answered inside
     /// the modal (one local read) rather than after it closed.
     fn submission_errors(&self, submission: &TokenSubmission) -> Option<SlackInteractionResponse> {
-        let today = self.engine.now().date_naive();
-        if submission.expires.is_some_and(|day| day <= today) {
-            return Some(view_errors([(
-                super::ids::EXPIRES_BLOCK,
-                "The new token's expiry date must be in the future.",
-            )]));
-        }
         let rotation = self
             .engine
             .store()
             .get_rotation(submission.rotation)
             .ok()
             .flatten()?;
-        if submission.token_id.is_some() && submission.token_id == rotation.old_token_id {
-            return Some(view_errors([(
-                super::ids::TOKEN_ID_BLOCK,
-                "That is the old token's id. Enter the id of the token you just generated, or leave it empty.",
-            )]));
-        }
-        None
+        let expires = self.chosen_expiry(submission.expires);
+        let problem = check_submission(
+            &rotation,
+            submission.token_id.as_deref(),
+            expires,
+            self.engine.now(),
+        )
+        .err()?;
+        let block = match problem {
+            SubmissionProblem::ExpiryNotInFuture => super::ids::EXPIRES_BLOCK,
+            SubmissionProblem::OldTokenId => super::ids::TOKEN_ID_BLOCK,
+        };
+        Some(view_errors([(block, problem.to_string().as_str())]))
+    }
+
+    /// The expiry the modal's date picker means: `None` for the default (a year from now, to
+    /// the minute), else that day at midnight UTC.
+    fn chosen_expiry(
+        &self,
+        day: Option<chrono::NaiveDate>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let default_day = self.engine.now().date_naive() + Duration::days(TOKEN_LIFETIME_DAYS);
+        day.filter(|day| *day != default_day)
+            .map(|day| day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
     }
 
     /// Opens the token modal for an approver, first thing (the trigger id lasts 3 s).
@@ -220,11 +232,7 @@ impl SlackBot {
             expires,
         } = submission;
         let actor = self.actor(&user);
-        let default_day = self.engine.now().date_naive() + Duration::days(TOKEN_LIFETIME_DAYS);
-        // The default date means "a year from now": keep the time of day rather than midnight.
-        let expires = expires
-            .filter(|day| *day != default_day)
-            .map(|day| day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+        let expires = self.chosen_expiry(expires);
         let (channel, thread) = self.thread_of(rotation);
         let result = self
             .engine
