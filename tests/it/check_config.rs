@@ -1,15 +1,13 @@
 //! `scim-rotator check-config` with a real configuration file, against the sandbox: every
 //! remote check passes, and a broken credential is named with its fix.
 
-mod support;
-
+use crate::support::config_file::write_config;
 use chrono::Duration;
 use scim_rotator::clock::ManualClock;
 use scim_rotator::config::SlackMode;
 use scim_rotator::sandbox::SandboxWorld;
 use std::path::Path;
 use std::sync::Arc;
-use support::config_file::write_config;
 
 fn manifest_scopes() -> Vec<String> {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yaml"))
@@ -25,7 +23,7 @@ fn manifest_scopes() -> Vec<String> {
 
 #[tokio::test]
 async fn check_config_says_which_scope_is_missing() {
-    let clock = ManualClock::new(support::start_time());
+    let clock = ManualClock::new(crate::support::start_time());
     let world = SandboxWorld::start(Arc::new(clock), Duration::days(10)).await;
     world
         .slack
@@ -58,7 +56,7 @@ async fn check_config(path: &Path) -> std::process::Output {
 
 #[tokio::test]
 async fn check_config_passes_against_the_sandbox() {
-    let clock = ManualClock::new(support::start_time());
+    let clock = ManualClock::new(crate::support::start_time());
     let world = SandboxWorld::start(Arc::new(clock), Duration::days(10)).await;
     // The bot token has exactly the scopes manifest.yaml asks for.
     world.slack.grant_scopes(
@@ -96,7 +94,7 @@ async fn check_config_passes_against_the_sandbox() {
 
 #[tokio::test]
 async fn check_config_names_a_wrong_client_secret_and_its_fix() {
-    let clock = ManualClock::new(support::start_time());
+    let clock = ManualClock::new(crate::support::start_time());
     let world = SandboxWorld::start(Arc::new(clock), Duration::days(10)).await;
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(

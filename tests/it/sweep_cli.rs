@@ -2,8 +2,6 @@
 //! posts and records; with `--dry-run` it prints what it would post and leaves the database
 //! byte for byte as it was.
 
-mod support;
-
 use chrono::Duration;
 use scim_rotator::clock::ManualClock;
 use scim_rotator::sandbox::SandboxWorld;
@@ -21,7 +19,7 @@ struct Operator {
 impl Operator {
     /// The sandbox, and a configuration file pointing the binary at it (secrets in files).
     async fn start() -> Operator {
-        let clock = ManualClock::new(support::start_time());
+        let clock = ManualClock::new(crate::support::start_time());
         let world = SandboxWorld::start(Arc::new(clock), Duration::days(300)).await;
         let dir = tempfile::tempdir().unwrap();
         let config = world.config(

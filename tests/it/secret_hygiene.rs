@@ -1,13 +1,11 @@
 //! The SCIM token must appear nowhere but in the requests that carry it: not in any log line
 //! (at trace, everything enabled), not in the database file, not in any error text.
 
-mod support;
-
+use crate::support::*;
 use scim_rotator::rotation::{Command, RotationState};
 use scim_rotator::telemetry::{self, LogFormat};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use support::*;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -29,8 +27,19 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
     }
 }
 
+#[test]
+fn the_token_appears_in_no_log_database_or_error() {
+    crate::support::isolated::run(
+        "secret_hygiene::the_token_appears_in_no_log_database_or_error_alone",
+    );
+}
+
 #[tokio::test]
-async fn the_token_appears_in_no_log_database_or_error() {
+#[ignore = "installs a log subscriber: run alone by `the_token_appears_in_no_log_database_or_error`"]
+async fn the_token_appears_in_no_log_database_or_error_alone() {
+    if !crate::support::isolated::inside() {
+        return;
+    }
     let logs = Capture::default();
     // RUST_LOG=trace, as an operator debugging the bot would set it.
     telemetry::install(
@@ -124,7 +133,7 @@ async fn rotate_over_socket_mode() -> String {
     use scim_rotator::sandbox::slack::{Transport, plain_text_value};
     use scim_rotator::slack::ids;
 
-    let app = support::app::TestApp::start(SlackMode::Socket).await;
+    let app = crate::support::app::TestApp::start(SlackMode::Socket).await;
     let slack = app.slack();
     slack
         .wait_for_socket_connections(1, DEADLINE)

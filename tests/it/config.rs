@@ -50,8 +50,8 @@ const HEALTH_SECRET: &str = "health-api-key-VALUE-0004";
 const AZURE_SECRET: &str = "azure~client.secret_VALUE-0005";
 
 /// A test-only certificate and its PKCS#8 key (see tests/fixtures/README.md), and another.
-const CLIENT_CERTIFICATE: &str = include_str!("fixtures/test-only-client-cert.pem");
-const OTHER_CERTIFICATE: &str = include_str!("fixtures/test-only-other-client-cert.pem");
+const CLIENT_CERTIFICATE: &str = include_str!("../fixtures/test-only-client-cert.pem");
+const OTHER_CERTIFICATE: &str = include_str!("../fixtures/test-only-other-client-cert.pem");
 
 /// The certificate block and the private key block of a fixture.
 fn certificate_blocks(pem: &str) -> (&str, &str) {

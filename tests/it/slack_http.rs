@@ -1,14 +1,12 @@
 //! The bot through its HTTP transport, driven by the fake Slack exactly as Slack drives it:
 //! signed requests, real payloads, Web API calls recorded.
 
-mod support;
-
+use crate::support::app::TestApp;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
 use scim_rotator::sandbox::people::*;
 use scim_rotator::sandbox::slack::{SigningOptions, ViewOutcome, plain_text_value};
 use scim_rotator::slack::ids;
-use support::app::TestApp;
 
 /// Starts a rotation from the warning's button (as `requester`) and returns the thread ts.
 async fn start_from_warning(app: &TestApp, requester: &str) -> String {
@@ -103,7 +101,7 @@ async fn a_full_rotation_from_the_warning_button_to_the_summary() {
         .unwrap();
     let summary = app
         .slack()
-        .wait_until(support::DEADLINE, |slack| {
+        .wait_until(crate::support::DEADLINE, |slack| {
             slack
                 .thread(CHANNEL, &thread)
                 .into_iter()
@@ -216,7 +214,7 @@ async fn a_double_click_and_a_retried_event_change_nothing_twice() {
         .await
         .unwrap();
     app.slack()
-        .wait_until(support::DEADLINE, |slack| slack.home_view(LEAD))
+        .wait_until(crate::support::DEADLINE, |slack| slack.home_view(LEAD))
         .await
         .expect("the home tab is published");
     assert_eq!(

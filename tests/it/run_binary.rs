@@ -1,8 +1,6 @@
 //! `scim-rotator run` as an operator starts it: against the sandbox in HTTP mode, it serves
 //! health, readiness, metrics and signed Slack requests, and stops cleanly on SIGTERM.
 
-mod support;
-
 use chrono::Duration;
 use scim_rotator::clock::ManualClock;
 use scim_rotator::config::SlackMode;
@@ -19,7 +17,8 @@ async fn run_serves_slack_and_stops_gracefully_on_sigterm() {
     let world = SandboxWorld::start(Arc::new(clock), Duration::days(300)).await;
     let dir = tempfile::tempdir().unwrap();
     let secret = world.cloud.microsoft.client_secret().unwrap();
-    let path = support::config_file::write_config(&world, dir.path(), &secret, SlackMode::Http);
+    let path =
+        crate::support::config_file::write_config(&world, dir.path(), &secret, SlackMode::Http);
 
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-rotator"))
         .args(["run", "--config"])
@@ -32,7 +31,7 @@ async fn run_serves_slack_and_stops_gracefully_on_sigterm() {
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut log = String::new();
-    let addr = tokio::time::timeout(support::DEADLINE, async {
+    let addr = tokio::time::timeout(crate::support::DEADLINE, async {
         while let Some(line) = stderr.next_line().await.unwrap() {
             log.push_str(&line);
             log.push('\n');
@@ -83,7 +82,7 @@ async fn run_serves_slack_and_stops_gracefully_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let exit = tokio::time::timeout(support::DEADLINE, child.wait())
+    let exit = tokio::time::timeout(crate::support::DEADLINE, child.wait())
         .await
         .expect("it stops within the deadline")
         .unwrap();

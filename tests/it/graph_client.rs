@@ -351,8 +351,8 @@ async fn a_federated_token_file_is_read_again_at_each_login() {
 }
 
 /// A test-only certificate and its PKCS#8 key (see tests/fixtures/README.md), and another.
-const CLIENT_CERTIFICATE: &str = include_str!("fixtures/test-only-client-cert.pem");
-const OTHER_CERTIFICATE: &str = include_str!("fixtures/test-only-other-client-cert.pem");
+const CLIENT_CERTIFICATE: &str = include_str!("../fixtures/test-only-client-cert.pem");
+const OTHER_CERTIFICATE: &str = include_str!("../fixtures/test-only-other-client-cert.pem");
 
 fn certificate(pem: &str) -> ClientCertificate {
     ClientCertificate::from_pem(&SecretString::from(pem)).unwrap()

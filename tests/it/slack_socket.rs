@@ -1,21 +1,19 @@
 //! The bot through Socket Mode: it opens the WebSocket that `apps.connections.open` hands out
 //! (a `ws://127.0.0.1` URL from the fake), and acknowledges every envelope.
 
-mod support;
-
+use crate::support::app::TestApp;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
 use scim_rotator::sandbox::people::*;
 use scim_rotator::sandbox::slack::Transport;
 use scim_rotator::slack::ids;
-use support::app::TestApp;
 
 #[tokio::test]
 async fn a_rotation_is_requested_and_approved_over_socket_mode() {
     let app = TestApp::start(SlackMode::Socket).await;
     let slack = app.slack();
     slack
-        .wait_for_socket_connections(1, support::DEADLINE)
+        .wait_for_socket_connections(1, crate::support::DEADLINE)
         .await
         .unwrap();
     assert!(!slack.calls_to("apps.connections.open").is_empty());
@@ -49,11 +47,11 @@ async fn a_rotation_is_requested_and_approved_over_socket_mode() {
         .envelope(scim_rotator::sandbox::slack::EnvelopeKind::EventsApi, event)
         .retried(1, "timeout");
     slack
-        .send_and_await_ack(retried, support::DEADLINE)
+        .send_and_await_ack(retried, crate::support::DEADLINE)
         .await
         .unwrap();
     slack
-        .wait_until(support::DEADLINE, |s| s.home_view(LEAD))
+        .wait_until(crate::support::DEADLINE, |s| s.home_view(LEAD))
         .await
         .unwrap();
 

@@ -1,10 +1,9 @@
 //! The monitor against the fake Slack and Microsoft: expiry warnings once per threshold,
 //! across restarts, crashes and overlapping sweeps; the Entra job watch.
 
-mod support;
-
 use std::sync::Arc;
 
+use crate::support::monitor::MonitorEnv;
 use chrono::Duration;
 use scim_rotator::azure::JobStatus;
 use scim_rotator::rotation::Actor;
@@ -12,7 +11,6 @@ use scim_rotator::sandbox::people::*;
 use scim_rotator::sandbox::slack::{SlackFault, StoredMessage};
 use scim_rotator::sandbox::{Fault, Route};
 use scim_rotator::slack::ids;
-use support::monitor::MonitorEnv;
 
 /// The mentions the last warnings carry: the configured lead and the leads' group.
 const MENTIONS: [&str; 2] = ["<@U0LEE>", "<!subteam^S0LEADS>"];
@@ -132,7 +130,7 @@ async fn a_crash_between_claim_and_post_never_posts_that_warning_again() {
     // The post of the 14-day warning never gets an answer; the process dies meanwhile.
     env.slack().hang_next("chat.postMessage");
     let sweep = env.sweep();
-    let posting = env.slack().wait_until(support::DEADLINE, |slack| {
+    let posting = env.slack().wait_until(crate::support::DEADLINE, |slack| {
         (!slack.calls_to("chat.postMessage").is_empty()).then_some(())
     });
     tokio::select! {
@@ -242,7 +240,7 @@ async fn an_unknown_expiry_is_warned_about_once_and_shown_as_unknown() {
     );
     assert!(has_button(&top[0], ids::START_ROTATION));
 
-    let rows = support::monitor::status_rows(&env);
+    let rows = crate::support::monitor::status_rows(&env);
     let status = scim_rotator::slack::render::status_message(&rows, env.now());
     assert!(
         status.text.contains("1 with unknown expiry"),
@@ -355,7 +353,7 @@ async fn graph_failures_show_in_status_at_once_and_warn_the_channel_after_three_
         assert!(problem(&env).unwrap().contains("lacks permission"));
         env.clock.advance(Duration::hours(1));
     }
-    let rows = support::monitor::status_rows(&env);
+    let rows = crate::support::monitor::status_rows(&env);
     let status = scim_rotator::slack::render::status_message(&rows, env.now());
     assert!(
         status.text.contains("1 that I cannot check in Entra"),

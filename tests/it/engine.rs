@@ -1,11 +1,9 @@
 //! The engine against the local fakes of AWS SCIM, Microsoft login and Graph.
 
-mod support;
-
+use crate::support::*;
 use scim_rotator::engine::Outcome;
 use scim_rotator::rotation::{Command, RotationState};
 use scim_rotator::sandbox::{Fault, Route};
-use support::*;
 
 #[tokio::test]
 async fn happy_path_rotates_the_token_end_to_end() {

@@ -17,13 +17,13 @@ use scim_rotator::scheduler::{Scheduler, SweepReport};
 use scim_rotator::slack::api::{Pacing, SlackApi};
 use scim_rotator::store::{NewToken, Store};
 use secrecy::SecretString;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct MonitorEnv {
     pub clock: ManualClock,
     pub world: SandboxWorld,
-    pub dir: tempfile::TempDir,
+    /// Holds the database's temporary directory for as long as the test runs.
+    _dir: tempfile::TempDir,
     pub config: Config,
     /// The current "process": its store, engine and scheduler.
     pub store: Arc<Store>,
@@ -41,16 +41,12 @@ impl MonitorEnv {
         MonitorEnv {
             clock,
             world,
-            dir,
+            _dir: dir,
             config,
             store,
             engine,
             scheduler,
         }
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.config.store.path.clone()
     }
 
     pub fn slack(&self) -> &FakeSlack {

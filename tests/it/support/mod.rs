@@ -1,12 +1,9 @@
 //! Shared test harness: the engine wired to the sandbox fakes, with a manual clock and a
 //! fresh database in a temporary directory.
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the harness"
-)]
 
 pub mod app;
 pub mod config_file;
+pub mod isolated;
 pub mod monitor;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

@@ -14,7 +14,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub world: SandboxWorld,
     pub app: RunningApp,
-    pub dir: tempfile::TempDir,
+    /// Holds the database's temporary directory for as long as the app runs.
+    _dir: tempfile::TempDir,
     pub url: Url,
 }
 
@@ -50,7 +51,7 @@ impl TestApp {
             clock,
             world,
             app,
-            dir,
+            _dir: dir,
             url,
         };
         test.register_current_token().await;

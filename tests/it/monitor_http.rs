@@ -1,8 +1,7 @@
 //! The monitor's HTTP endpoints on the running bot: AWS Health events as an EventBridge API
 //! destination sends them, and `/metrics` as Prometheus scrapes it.
 
-mod support;
-
+use crate::support::app::TestApp;
 use chrono::{TimeZone, Utc};
 use scim_rotator::config::{AwsHealthConfig, SlackMode};
 use scim_rotator::rotation::ExpirySource;
@@ -10,7 +9,6 @@ use scim_rotator::sandbox::people::*;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use support::app::TestApp;
 
 /// The shared secret configured as `[aws_health] secret`.
 const API_KEY: &str = "eventbridge-api-key-0123456789";
@@ -121,7 +119,7 @@ async fn an_expiry_event_with_a_date_corrects_the_token_and_warns_at_once() {
     // 6 days and 15 hours left: the 7-day threshold is crossed, and the warning goes out.
     let warning = app
         .slack()
-        .wait_until(support::DEADLINE, |slack| {
+        .wait_until(crate::support::DEADLINE, |slack| {
             slack
                 .messages(CHANNEL)
                 .into_iter()

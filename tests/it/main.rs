@@ -1,0 +1,26 @@
+//! The one integration-test binary: every module below links the crate once, instead of once
+//! per `tests/*.rs` file (most of a cold build on two cores).
+//!
+//! Each module tests one part through its real transport against the sandbox fakes;
+//! `support` holds the shared harness.
+
+mod support;
+
+mod check_config;
+mod cli;
+mod config;
+mod demo;
+mod engine;
+mod graph_client;
+mod manifest;
+mod monitor;
+mod monitor_http;
+mod no_token_in_logs;
+mod run_binary;
+mod sandbox_slack;
+mod scim_probe;
+mod secret_hygiene;
+mod slack_api;
+mod slack_http;
+mod slack_socket;
+mod sweep_cli;
