@@ -6,10 +6,12 @@
 
 mod support;
 
+mod bounded_slack;
 mod check_config;
 mod cli;
 mod config;
 mod demo;
+mod durable_acks;
 mod engine;
 mod graph_client;
 mod manifest;
