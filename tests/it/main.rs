@@ -7,6 +7,7 @@
 mod support;
 
 mod bounded_slack;
+mod browser;
 mod check_config;
 mod cli;
 mod config;

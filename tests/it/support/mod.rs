@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod binary;
+pub mod browser;
 pub mod config_file;
 pub mod isolated;
 pub mod monitor;
