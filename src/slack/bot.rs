@@ -35,6 +35,8 @@ pub struct SlackBot {
     pub channel: String,
     pub allow_self_approval: bool,
     seen_events: Mutex<(HashSet<String>, VecDeque<String>)>,
+    /// The web form (`[intake] web_form`), set once at start.
+    intake: std::sync::OnceLock<Arc<crate::intake::Intake>>,
 }
 
 impl SlackBot {
@@ -52,7 +54,14 @@ impl SlackBot {
             channel,
             allow_self_approval,
             seen_events: Mutex::new((HashSet::new(), VecDeque::new())),
+            intake: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Offers the web form's link on *Enter new token* (and opens the modal only when
+    /// `[intake] slack_modal` is on). Set once; later calls change nothing.
+    pub fn set_intake(&self, intake: Arc<crate::intake::Intake>) {
+        let _ = self.intake.set(intake);
     }
 
     fn actor(&self, user: &str) -> Actor {
@@ -75,6 +84,16 @@ impl SlackBot {
                 SlackInteractionResponse::Empty
             }
             Interaction::SubmitToken(submission) => {
+                if self
+                    .intake
+                    .get()
+                    .is_some_and(|intake| !intake.slack_modal())
+                {
+                    return view_errors([(
+                        super::ids::TOKEN_BLOCK,
+                        "This bot takes the token only through its web form: click *Enter new token* for a link.",
+                    )]);
+                }
                 if let Some(errors) = self.submission_errors(&submission) {
                     return errors;
                 }
@@ -168,17 +187,40 @@ impl SlackBot {
                 };
                 let default_expiry =
                     self.engine.now().date_naive() + Duration::days(TOKEN_LIFETIME_DAYS);
+                let intake = self.intake.get();
+                let modal = intake.is_none_or(|intake| intake.slack_modal());
                 let view = render::token_modal(&rotation, &info, default_expiry);
-                match self.api.open_view(&click.trigger_id, view).await {
-                    Ok(()) => None,
-                    Err(error) => {
-                        tracing::warn!(error = %error, "cannot open the token modal");
-                        Some(
-                            "Slack did not open the form in time. Click *Enter new token* again."
-                                .to_owned(),
-                        )
+                let refused = if !modal {
+                    None
+                } else {
+                    match self.api.open_view(&click.trigger_id, view).await {
+                        Ok(()) => None,
+                        Err(error) => {
+                            tracing::warn!(error = %error, "cannot open the token modal");
+                            Some("Slack did not open the form in time. Click *Enter new token* again.".to_owned())
+                        }
                     }
+                };
+                if let Some(intake) = intake {
+                    let text = match intake.issue(&rotation, &click.user) {
+                        Ok(link) => render::web_form_link(
+                            link.url.as_str(),
+                            link.expires_at,
+                            modal && refused.is_none(),
+                        ),
+                        Err(error) => {
+                            tracing::error!(error = %error, "cannot issue a web form link");
+                            "I could not make a web form link; it has been logged. Click *Enter new token* again.".to_owned()
+                        }
+                    };
+                    self.reply_later(
+                        click.channel.clone(),
+                        click.user.clone(),
+                        click.thread_ts.clone(),
+                        text,
+                    );
                 }
+                refused
             }
             Ok(None) => Some(format!("There is no rotation #{id}.")),
             Err(error) => {

@@ -15,6 +15,7 @@
 mod alerts;
 mod audit;
 pub(crate) mod format;
+mod intake;
 pub(crate) mod kit;
 pub mod limits;
 mod modal;
@@ -28,6 +29,7 @@ mod tests;
 
 pub use alerts::{graph_unreachable, provisioning_recovered, quarantine_alert};
 pub use audit::{DEFAULT_AUDIT_RECORDS, audit_list};
+pub use intake::web_form_link;
 pub use modal::{register_modal, token_modal};
 pub use rotation::{
     approval_step, checks_step, completion_summary, delete_old_step, new_token_step,
