@@ -220,7 +220,13 @@ impl Intake {
     }
 }
 
-/// Slack mrkdwn as plain page text: emphasis and code marks dropped.
+/// Slack mrkdwn as plain page text: emphasis, code and quote marks dropped, and the thread's
+/// "step 1 above" said from the page's point of view.
 fn plain(text: &str) -> String {
     text.replace(['*', '`'], "")
+        .lines()
+        .map(|line| line.strip_prefix("> ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("in step 1 above", "in step 1 of the Slack thread")
 }

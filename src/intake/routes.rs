@@ -257,6 +257,20 @@ fn form(intake: &Intake, code: &str, status: StatusCode, shown: Shown) -> Respon
 
 /// `GET /intake/{code}`: the form, or (after the submission, with the watch cookie) the
 /// checks' progress, or a refusal.
+/// A request whose address carries a query string: the form never makes one, and a token
+/// there would already sit in browser history and proxy logs. Refused without reading it.
+fn query_refused(intake: &Intake, query: Option<&str>) -> Option<Response> {
+    query?;
+    tracing::warn!("refused a web form request with a query string (not logged)");
+    Some(refusal(
+        intake,
+        StatusCode::BAD_REQUEST,
+        "Never put the token in a URL",
+        "Addresses end up in browser history, proxies and logs, so the bot ignores this request. Enter the token in the form instead.",
+        "Open the link from Slack as it is, and paste the token into the form. If a token was in the address, treat it as exposed: generate a new one.",
+    ))
+}
+
 async fn show(
     State(intake): State<Arc<Intake>>,
     Path(code): Path<String>,
@@ -269,15 +283,8 @@ async fn show(
     if intake.limiter().blocked(client, now) {
         return too_many(&intake);
     }
-    if query.is_some_and(|q| q.to_ascii_lowercase().contains("token")) {
-        tracing::warn!("refused a web form request with a token-like query string (not logged)");
-        return refusal(
-            &intake,
-            StatusCode::BAD_REQUEST,
-            "Never put the token in a URL",
-            "Addresses end up in browser history, proxies and logs, so the bot ignores this request. Enter the token in the form instead.",
-            "Open the link from Slack as it is, and paste the token into the form. If the token was in the address, treat it as exposed: generate a new one.",
-        );
+    if let Some(refused) = query_refused(&intake, query.as_deref()) {
+        return refused;
     }
     let Some(link) = intake.links().find(&code).cloned() else {
         return unknown(&intake, client);
@@ -331,21 +338,34 @@ struct Fields {
     expires: String,
 }
 
-/// Whether the request's `Origin` (when the browser sent one) is the form's own.
+/// Whether the browser says the submission comes from the form's own origin, as far as it
+/// says anything: `Sec-Fetch-Site` must be `same-origin` (or `none`: typed by the person), and
+/// `Origin` must be `public_url`'s. Browsers send `Origin: null` from a page with
+/// `Referrer-Policy: no-referrer`, which this one has, so `null` says nothing. The CSRF value
+/// is the check that always applies.
 fn same_origin(intake: &Intake, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("?"))
     };
-    let Ok(origin) = origin.to_str() else {
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
+        && !matches!(site, "same-origin" | "none")
+    {
         return false;
-    };
-    url::Url::parse(origin).is_ok_and(|origin| origin.origin() == intake.public_url.origin())
+    }
+    match text(header::ORIGIN) {
+        None | Some("null") => true,
+        Some(origin) => url::Url::parse(origin)
+            .is_ok_and(|origin| origin.origin() == intake.public_url.origin()),
+    }
 }
 
 /// `POST /intake/{code}`: a submission.
 async fn submit(
     State(intake): State<Arc<Intake>>,
     Path(code): Path<String>,
+    RawQuery(query): RawQuery,
     client: Client,
     headers: HeaderMap,
     body: Bytes,
@@ -354,6 +374,12 @@ async fn submit(
     let now = intake.now();
     if intake.limiter().blocked(client, now) {
         return too_many(&intake);
+    }
+    if let Some(refused) = query_refused(&intake, query.as_deref()) {
+        if let Ok(mut buffer) = body.try_into_mut() {
+            zeroize::Zeroize::zeroize(buffer.as_mut());
+        }
+        return refused;
     }
     let parsed = serde_urlencoded::from_bytes::<Fields>(&body);
     // The body held the token: wipe the buffer when nothing else shares it.
