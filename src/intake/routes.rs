@@ -537,8 +537,10 @@ async fn submit(
             }
             harden(&intake, None, response)
         }
-        Ok(Outcome::Refused(text) | Outcome::AlreadyDone(text) | Outcome::Recorded(text)) => {
+        Ok(outcome) => {
             intake.links().abandon_submission(&code);
+            let text = crate::slack::render::outcome_reply(&outcome)
+                .unwrap_or_else(|| crate::slack::render::BOT_FAULT.to_owned());
             let errors = FormErrors {
                 general: Some(text),
                 ..FormErrors::default()

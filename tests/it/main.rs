@@ -6,11 +6,13 @@
 
 mod support;
 
+mod bounded_slack;
 mod browser;
 mod check_config;
 mod cli;
 mod config;
 mod demo;
+mod durable_acks;
 mod engine;
 mod graph_client;
 mod manifest;
