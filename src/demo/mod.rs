@@ -5,6 +5,7 @@
 //! did not happen as expected.
 
 mod channel;
+pub mod web;
 
 use crate::app::{RunOptions, RunningApp};
 use crate::clock::{Clock, ManualClock};
