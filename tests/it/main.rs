@@ -6,6 +6,7 @@
 
 mod support;
 
+mod browser;
 mod check_config;
 mod cli;
 mod config;
