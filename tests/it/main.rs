@@ -11,6 +11,7 @@ mod check_config;
 mod cli;
 mod config;
 mod demo;
+mod demo_web;
 mod engine;
 mod graph_client;
 mod manifest;

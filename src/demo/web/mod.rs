@@ -37,6 +37,12 @@ use url::Url;
 /// Where `demo --web` listens unless told otherwise: loopback, a port few tools use.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8731";
 
+/// The connection's token was created this long ago (355 days less an hour): it expires in
+/// 10 days, and the first warning says so also when the page is opened a while later.
+fn token_age() -> Duration {
+    Duration::days(super::TOKEN_AGE_DAYS) - Duration::hours(1)
+}
+
 /// How long in-flight page requests get to finish at shutdown before they are cut.
 const SERVER_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -102,8 +108,7 @@ impl WebDemo {
             .context("creating a temporary directory for the demo's database")?;
         let clock = JumpClock::new(options.clock);
         let shared: SharedClock = Arc::new(clock.clone());
-        let world =
-            SandboxWorld::start(shared.clone(), Duration::days(super::TOKEN_AGE_DAYS)).await;
+        let world = SandboxWorld::start(shared.clone(), token_age()).await;
         let config = world.config(&dir.path().join("scim-rotator.db"), SlackMode::Http);
         let app = RunningApp::start(
             &config,

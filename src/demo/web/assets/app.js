@@ -90,12 +90,33 @@ function listen() {
   setInterval(refresh, 10000);
 }
 
+// Each part is redrawn only when what it shows changed, and messages that did not change
+// keep their nodes: a button the person is about to click is not swapped under the pointer.
+const drawn = {};
+function changed(part, value) {
+  const key = JSON.stringify(value);
+  if (drawn[part] === key) return false;
+  drawn[part] = key;
+  return true;
+}
+
 function render() {
-  renderPeople();
-  renderTime();
-  renderSlack();
-  renderAws();
-  renderEntra();
+  if (changed("people", [ui.slack.people, ui.user])) renderPeople();
+  if (changed("time", ui.time)) renderTime();
+  if (changed("slack", [ui.slack, ui.view, ui.thread, [...ui.dismissed]])) renderSlack();
+  if (changed("aws", ui.aws)) renderAws();
+  if (changed("entra", ui.entra)) renderEntra();
+}
+
+let messageNodes = new Map();
+let nextMessageNodes = new Map();
+// The node of a message as drawn before, when nothing it shows changed.
+function cachedMessageNode(pane, m, replyCount, isParent) {
+  const day = Math.floor(ui.slack.now_epoch / 86400);
+  const key = JSON.stringify([pane, m, replyCount, Boolean(isParent), day, ui.user]);
+  const n = messageNodes.get(key) || messageNode(m, replyCount, isParent);
+  nextMessageNodes.set(key, n);
+  return n;
 }
 
 // ----- acting as ---------------------------------------------------------------------------
@@ -212,7 +233,8 @@ function renderSlack() {
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const items = [...top, ...ephemerals.filter((e) => !e.thread_ts)].sort(byTs);
-  list.replaceChildren(...withDays(items, (m) => messageNode(m, counts[m.ts] || 0)));
+  nextMessageNodes = new Map();
+  list.replaceChildren(...withDays(items, (m) => cachedMessageNode("channel", m, counts[m.ts] || 0)));
   if (!items.length) list.append(node("div", "empty", "No messages yet."));
   if (atBottom) list.scrollTop = list.scrollHeight;
 
@@ -225,10 +247,13 @@ function renderSlack() {
     const box = $("thread-messages");
     const threadAtBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     const count = node("div", "reply-count", `${inThread.length} repl${inThread.length === 1 ? "y" : "ies"}`);
-    box.replaceChildren(messageNode(parent, 0, true), count, ...inThread.map((m) => messageNode(m, 0)));
+    box.replaceChildren(cachedMessageNode("parent", parent, 0, true), count,
+      ...inThread.map((m) => cachedMessageNode("thread", m, 0)));
     if (threadAtBottom) box.scrollTop = box.scrollHeight;
     $("thread-channel").textContent = `# ${s.channel.name}`;
   }
+
+  messageNodes = nextMessageNodes;
 
   const home = $("home");
   const showHome = ui.view === "home";
@@ -339,7 +364,7 @@ function renderModal() {
   ui.modalKey = key;
   layer.replaceChildren();
   if (!view) return;
-  const overlay = node("div", "overlay");
+  const overlay = node("div", "overlay local");
   const dialog = node("div", "dialog modal");
   dialog.setAttribute("role", "dialog");
   dialog.setAttribute("aria-modal", "true");
@@ -481,7 +506,7 @@ async function generateToken() {
 
 // The console's one look at a new token: copy it now, it is never shown again.
 function showSecretOnce(token) {
-  const layer = node("div", "overlay");
+  const layer = node("div", "overlay local");
   const dialog = node("div", "dialog aws-dialog");
   dialog.setAttribute("role", "dialog");
   dialog.setAttribute("aria-modal", "true");
@@ -517,7 +542,7 @@ function showSecretOnce(token) {
   actions.append(done);
   dialog.append(label, row, facts, actions);
   layer.append(dialog);
-  document.body.append(layer);
+  $("page-aws").append(layer);
   field.select();
 }
 
