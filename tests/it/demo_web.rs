@@ -147,6 +147,11 @@ async fn a_person_rotates_the_token_in_the_browser() {
     browser.click("Slack").await;
     browser.click("Enter new token").await;
     browser.wait_for_text("New SCIM token").await;
+    // Too short: Slack's own check answers under the input, and the modal stays open.
+    browser.fill("New access token", "too-short").await;
+    browser.click("Check and save").await;
+    browser.wait_for_text("This field needs").await;
+    assert_eq!(latest_state(&demo).await, RotationState::AwaitingNewToken);
     browser.fill("New access token", &secret).await;
     browser.fill("Token id", &new_id).await;
     browser.screenshot("demo-web-05-modal").await;
@@ -542,4 +547,131 @@ async fn the_demo_web_command_prints_its_url_and_stops_cleanly() {
         let left: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
         assert!(left.is_empty(), "{} holds {left:?}", dir.display());
     }
+}
+
+async fn send(demo: &WebDemo, method: reqwest::Method, path: &str, body: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .request(method, demo.url().join(path).unwrap())
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// What the page's API answers to requests it would never send: a 4xx with a reason, never
+/// the request's content, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_api_refuses_bad_input_with_a_reason_and_changes_nothing() {
+    use reqwest::Method;
+    let demo = start().await;
+    let world = demo.world();
+    let before = (
+        world.slack.messages(CHANNEL),
+        world.cloud.aws.tokens(&world.cloud.aws_tenant),
+        demo.clock().offset(),
+    );
+    let warning = before.0[0].ts.clone();
+    let cases = [
+        (
+            Method::GET,
+            "api/slack?as=U0NOBODY",
+            "",
+            400,
+            "not a person",
+        ),
+        (Method::GET, "api/nothing", "", 404, "no such page"),
+        (
+            Method::POST,
+            "api/slack/click",
+            r#"{"as":"U0NOBODY","ts":"1.2","action_id":"start_rotation"}"#,
+            400,
+            "not a person",
+        ),
+        (
+            Method::POST,
+            "api/slack/click",
+            &format!(r#"{{"as":"{MEMBER}","ts":"{warning}","action_id":"approve"}}"#),
+            409,
+            "no button",
+        ),
+        (
+            Method::POST,
+            "api/slack/click",
+            &format!(r#"{{"as":"{MEMBER}","action_id":"approve"}}"#),
+            400,
+            "name the message",
+        ),
+        (
+            Method::POST,
+            "api/slack/submit",
+            &format!(r#"{{"as":"{LEAD}","view_id":"V0NONE","values":"SECRET-TOKEN-VALUE-123"}}"#),
+            400,
+            "unexpected or missing fields",
+        ),
+        (
+            Method::POST,
+            "api/slack/submit",
+            "{\"as\":",
+            400,
+            "cut short",
+        ),
+        (
+            Method::POST,
+            "api/slack/submit",
+            &format!(r#"{{"as":"{LEAD}","view_id":"V0NONE","values":[]}}"#),
+            409,
+            "not open",
+        ),
+        (
+            Method::POST,
+            "api/time/jump",
+            r#"{"days_before_expiry":400}"#,
+            400,
+            "between 0 and 365",
+        ),
+        (
+            Method::POST,
+            "api/time/jump",
+            r#"{"hours":0}"#,
+            400,
+            "hours must be",
+        ),
+        (
+            Method::POST,
+            "api/time/jump",
+            "{}",
+            400,
+            "give days_before_expiry or hours",
+        ),
+        (
+            Method::POST,
+            "api/time/jump",
+            r#"{"days_before_expiry":11}"#,
+            409,
+            "time only moves forward",
+        ),
+        (
+            Method::DELETE,
+            "api/aws/tokens/no-such-token",
+            "",
+            404,
+            "no access token",
+        ),
+    ];
+    for (method, path, body, status, reason) in cases {
+        let (got, answer) = send(&demo, method.clone(), path, body).await;
+        assert_eq!(got, status, "{method} {path} {body}: {answer}");
+        assert!(answer.contains(reason), "{method} {path}: {answer}");
+        assert!(!answer.contains("SECRET-TOKEN-VALUE"), "{answer}");
+    }
+    let after = (
+        world.slack.messages(CHANNEL),
+        world.cloud.aws.tokens(&world.cloud.aws_tenant),
+        demo.clock().offset(),
+    );
+    assert_eq!(before, after);
+    assert!(world.slack.ephemerals().is_empty());
+    demo.shutdown().await;
 }

@@ -9,7 +9,7 @@
 use super::{Stage, assets, state};
 use crate::sandbox::people::*;
 use crate::sandbox::slack::{InteractionError, ViewOutcome, datepicker_value, plain_text_value};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::Duration;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -78,6 +79,34 @@ impl From<InteractionError> for Refusal {
         };
         // The fake's interaction errors name users, messages and inputs, never values.
         Refusal(status, error.to_string())
+    }
+}
+
+/// A JSON request body. A malformed one is refused with where and what kind of mistake it
+/// is, never with its content (serde's messages quote values, and a modal's values hold the
+/// token).
+struct Body<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Refusal;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Refusal> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| Refusal(e.status(), "the request body could not be read".into()))?;
+        serde_json::from_slice(&bytes).map(Body).map_err(|e| {
+            let kind = match e.classify() {
+                serde_json::error::Category::Data => "JSON with unexpected or missing fields",
+                serde_json::error::Category::Syntax => "not JSON",
+                serde_json::error::Category::Eof => "cut short",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            bad(format!(
+                "the request body is {kind} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
     }
 }
 
@@ -159,7 +188,7 @@ struct ClickRequest {
 /// A person clicks a button (after confirming its dialog, if it has one).
 async fn click(
     State(stage): Shared,
-    Json(request): Json<ClickRequest>,
+    Body(request): Body<ClickRequest>,
 ) -> Result<Json<Value>, Refusal> {
     let user = person(&stage, &request.user)?;
     let slack = &stage.world.slack;
@@ -206,7 +235,7 @@ struct SubmitRequest {
 /// answer (`errors` under the inputs) come back for the page to show inline.
 async fn submit(
     State(stage): Shared,
-    Json(request): Json<SubmitRequest>,
+    Body(request): Body<SubmitRequest>,
 ) -> Result<Json<Value>, Refusal> {
     let user = person(&stage, &request.user)?;
     let mut values = Vec::with_capacity(request.values.len());
@@ -259,7 +288,7 @@ struct CloseRequest {
 /// A person dismisses their modal (Cancel or ×).
 async fn close(
     State(stage): Shared,
-    Json(request): Json<CloseRequest>,
+    Body(request): Body<CloseRequest>,
 ) -> Result<Json<Value>, Refusal> {
     let user = person(&stage, &request.user)?;
     stage
@@ -282,7 +311,7 @@ struct CommandRequest {
 /// A person runs `/scim …` in the channel.
 async fn command(
     State(stage): Shared,
-    Json(request): Json<CommandRequest>,
+    Body(request): Body<CommandRequest>,
 ) -> Result<Json<Value>, Refusal> {
     let user = person(&stage, &request.user)?;
     let ran = stage
@@ -297,7 +326,7 @@ async fn command(
 }
 
 /// A person opens the app's Home tab: Slack sends `app_home_opened`.
-async fn home(State(stage): Shared, Json(who): Json<As>) -> Result<Json<Value>, Refusal> {
+async fn home(State(stage): Shared, Body(who): Body<As>) -> Result<Json<Value>, Refusal> {
     let user = person(&stage, &who.user)?;
     let slack = &stage.world.slack;
     let event = slack.event_callback(slack.app_home_opened(&user));
@@ -361,7 +390,7 @@ struct JumpRequest {
 /// its 40-minute schedule would have); the bot's sweep runs when asked ([`sweep`]).
 async fn jump(
     State(stage): Shared,
-    Json(request): Json<JumpRequest>,
+    Body(request): Body<JumpRequest>,
 ) -> Result<Json<Value>, Refusal> {
     let now = stage.clock_now();
     let by = match (request.days_before_expiry, request.hours) {
