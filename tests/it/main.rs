@@ -6,12 +6,14 @@
 
 mod support;
 
+mod bounded_slack;
 mod browser;
 mod check_config;
 mod cli;
 mod config;
 mod demo;
 mod demo_web;
+mod durable_acks;
 mod engine;
 mod graph_client;
 mod manifest;
