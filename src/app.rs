@@ -3,13 +3,13 @@
 
 use crate::aws::ScimProbe;
 use crate::aws::health::AwsInstance;
-use crate::azure::{self, GraphClient, GraphSettings};
+use crate::azure::{GraphClient, GraphSettings};
 use crate::clock::SharedClock;
 use crate::config::{self, Config, SlackMode};
 use crate::engine::{ConnectionRuntime, Engine};
 use crate::retry::RetryPolicy;
 use crate::rotation::Policy;
-use crate::scheduler::{MonitorSettings, Scheduler};
+use crate::scheduler::{Scheduler, SchedulerSettings};
 use crate::server::{self, AppState, HealthEndpoint, SlackEndpoints};
 use crate::slack::api::{Pacing, SlackApi};
 use crate::slack::approvers::{ApproverDirectory, REFRESH_EVERY};
@@ -39,17 +39,7 @@ pub fn graph_settings(connection: &config::ConnectionConfig) -> GraphSettings {
         login_url: connection.login_url.clone(),
         tenant_id: connection.azure_tenant_id.clone(),
         client_id: connection.azure_client_id.clone(),
-        credential: match &connection.azure_credential {
-            config::AzureCredential::ClientSecret(secret) => {
-                azure::AzureCredential::ClientSecret(secret.clone())
-            }
-            config::AzureCredential::FederatedTokenFile(path) => {
-                azure::AzureCredential::FederatedTokenFile(path.clone())
-            }
-            config::AzureCredential::ClientCertificate(certificate) => {
-                azure::AzureCredential::ClientCertificate(certificate.clone())
-            }
-        },
+        credential: connection.azure_credential.clone(),
         service_principal_id: connection.service_principal_id.clone(),
         sync_job_id: connection.sync_job_id.clone(),
     }
@@ -82,9 +72,9 @@ pub fn connection_runtimes(config: &Config, retry: RetryPolicy) -> Vec<Connectio
         .collect()
 }
 
-/// What the monitor needs from the configuration.
-pub fn monitor_settings(config: &Config) -> MonitorSettings {
-    MonitorSettings {
+/// What the scheduler needs from the configuration.
+pub fn scheduler_settings(config: &Config) -> SchedulerSettings {
+    SchedulerSettings {
         channel: config.slack.channel.clone(),
         warn_days: config.schedule.warn_days.clone(),
         approvers: config.slack.approvers.clone(),
@@ -173,7 +163,6 @@ impl RunningApp {
             api.clone(),
             Arc::clone(&approvers),
             config.slack.channel.clone(),
-            config.slack.allow_self_approval,
         );
         if let Some(intake) = crate::intake::Intake::from_config(
             &config.intake,
@@ -190,7 +179,8 @@ impl RunningApp {
             config.slack.channel.clone(),
             config.slack.allow_self_approval,
         );
-        let scheduler = Scheduler::new(Arc::clone(&engine), api.clone(), monitor_settings(config));
+        let scheduler =
+            Scheduler::new(Arc::clone(&engine), api.clone(), scheduler_settings(config));
         let presented = presenter.progress();
         let mut tasks = vec![
             tokio::spawn(presenter.run(engine.subscribe())),

@@ -5,6 +5,7 @@
 //! the record's fields (everything but the hash) with sorted keys and RFC 3339 UTC times in
 //! microseconds. The first record chains from [`GENESIS`].
 
+use crate::rotation::Actor;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,6 +23,34 @@ pub struct NewAuditRecord {
     pub connection: Option<String>,
     pub rotation_id: Option<i64>,
     pub details: serde_json::Value,
+}
+
+impl NewAuditRecord {
+    /// A record of what the bot did by itself (a sweep, a check, an AWS Health event) about
+    /// `connection`; [`NewAuditRecord::for_rotation`] ties it to one rotation.
+    pub fn system(
+        at: DateTime<Utc>,
+        action: &str,
+        connection: &str,
+        details: serde_json::Value,
+    ) -> Self {
+        NewAuditRecord {
+            at,
+            actor: Actor::System.audit_name().to_owned(),
+            action: action.to_owned(),
+            connection: Some(connection.to_owned()),
+            rotation_id: None,
+            details,
+        }
+    }
+
+    /// The same record, about rotation `id`.
+    pub fn for_rotation(self, id: i64) -> Self {
+        NewAuditRecord {
+            rotation_id: Some(id),
+            ..self
+        }
+    }
 }
 
 /// A stored audit record.

@@ -1,7 +1,9 @@
 //! scim-rotator: keeps the Entra ID → AWS IAM Identity Center SCIM token from expiring
 //! unnoticed, and turns its rotation into a guided, approved, audited Slack conversation.
 //!
-//! The library holds everything; `main.rs` is a thin CLI over it. See DESIGN.md for the shape.
+//! The library holds everything; `main.rs` is a thin CLI over it. ARCHITECTURE.md, at the
+//! repository root, maps it: what each module owns, the path of a click and of a sweep, and the
+//! invariants.
 
 pub mod app;
 pub mod audit;

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The content type Prometheus expects for the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The kinds of message the monitor posts, always listed (at 0 until the first), so that
+/// The kinds of message the scheduler posts, always listed (at 0 until the first), so that
 /// `rate()` and alert rules see every series from the start.
 pub const WARNING_KINDS: [&str; 6] = [
     "expiry_threshold",
@@ -220,7 +220,7 @@ pub fn render(metrics: &Metrics, gauges: &Gauges) -> String {
         &mut out,
         "scim_rotator_warnings_sent_total",
         "counter",
-        "Messages the monitor posted, by kind.",
+        "Messages the scheduler posted, by kind.",
     );
     let warnings = copy(&metrics.warnings);
     for kind in WARNING_KINDS {

@@ -31,9 +31,6 @@ impl Fingerprint {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    pub fn from_stored(text: String) -> Self {
-        Fingerprint(text)
-    }
 }
 
 impl fmt::Display for Fingerprint {

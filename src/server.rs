@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+use tracing::Instrument;
 
 /// Largest request body accepted; Slack's payloads are a few KiB, a modal at most ~100 KiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -205,10 +206,15 @@ async fn aws_health_event(
                     // for Slack (an API destination gives up after 5 seconds).
                     let scheduler = Arc::clone(&endpoint.scheduler);
                     let connection = instance.connection.clone();
-                    tokio::spawn(async move {
-                        let now = scheduler.engine().now();
-                        scheduler.check_expiry(&connection, now).await;
-                    });
+                    let span =
+                        tracing::info_span!("health_event_expiry_check", connection = %connection);
+                    tokio::spawn(
+                        async move {
+                            let now = scheduler.engine().now();
+                            scheduler.check_expiry(&connection, now).await;
+                        }
+                        .instrument(span),
+                    );
                 }
                 results.push(outcome.to_json());
             }

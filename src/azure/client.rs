@@ -327,15 +327,15 @@ impl GraphClient {
             let (failure, last) = match self.send(&method, &url, body, &token).await {
                 Err(err) => LastFailure::from_transport(&err),
                 Ok(reply) => match judge(reply, expect, &what, !logged_in_again) {
-                    Outcome::Done(answer) => return Ok(answer),
-                    Outcome::Final(err) => return Err(err),
-                    Outcome::LoginAgain => {
+                    Verdict::Done(answer) => return Ok(answer),
+                    Verdict::Final(err) => return Err(err),
+                    Verdict::LoginAgain => {
                         tracing::debug!("Graph refused the access token; logging in again");
                         self.tokens.forget(&token).await;
                         logged_in_again = true;
                         continue;
                     }
-                    Outcome::Retry(failure, last) => (failure, last),
+                    Verdict::Retry(failure, last) => (failure, last),
                 },
             };
             if !retrier.wait_to_retry(failure).await {
@@ -411,7 +411,7 @@ struct Reply {
 
 /// What one answer means for the call.
 #[derive(Debug)]
-enum Outcome {
+enum Verdict {
     /// The expected status: here is the body.
     Done(Vec<u8>),
     /// Stop with this error.
@@ -424,7 +424,7 @@ enum Outcome {
 
 /// Judges one answer to a call expecting `expect`; `what` names the object for a 404.
 /// Pure: the policy of [`GraphClient::call`] without the network.
-fn judge(reply: Reply, expect: u16, what: &str, may_login_again: bool) -> Outcome {
+fn judge(reply: Reply, expect: u16, what: &str, may_login_again: bool) -> Verdict {
     let Reply {
         status,
         body,
@@ -432,7 +432,7 @@ fn judge(reply: Reply, expect: u16, what: &str, may_login_again: bool) -> Outcom
         retry_after,
     } = reply;
     if status == expect {
-        return Outcome::Done(body);
+        return Verdict::Done(body);
     }
     let parsed = GraphErrorBody::parse(&body);
     let request_id = parsed.request_id.or(header_request_id);
@@ -440,16 +440,16 @@ fn judge(reply: Reply, expect: u16, what: &str, may_login_again: bool) -> Outcom
     // Test Connection results are final whatever status they come with (it is undocumented).
     match code.as_deref() {
         Some(CODE_VALIDATION_FAILURE) => {
-            return Outcome::Final(GraphError::TestConnectionFailed { request_id });
+            return Verdict::Final(GraphError::TestConnectionFailed { request_id });
         }
         Some(CODE_VALIDATION_UNAVAILABLE) => {
-            return Outcome::Final(GraphError::TargetUnreachable { request_id });
+            return Verdict::Final(GraphError::TargetUnreachable { request_id });
         }
         _ => {}
     }
     let code_or = |fallback: &str| code.clone().unwrap_or_else(|| fallback.to_owned());
     let error = match status {
-        401 if may_login_again => return Outcome::LoginAgain,
+        401 if may_login_again => return Verdict::LoginAgain,
         401 => GraphError::NotAuthenticated {
             service: Service::Graph,
             code: code_or("HTTP 401"),
@@ -478,7 +478,7 @@ fn judge(reply: Reply, expect: u16, what: &str, may_login_again: bool) -> Outcom
                     code,
                     request_id,
                 };
-                return Outcome::Retry(failure, last);
+                return Verdict::Retry(failure, last);
             }
             GraphError::Rejected {
                 service: Service::Graph,
@@ -488,7 +488,7 @@ fn judge(reply: Reply, expect: u16, what: &str, may_login_again: bool) -> Outcom
             }
         }
     };
-    Outcome::Final(error)
+    Verdict::Final(error)
 }
 
 /// Graph's `request-id` response header (the same id as in an error body's `innerError`).
@@ -554,7 +554,7 @@ mod tests {
                 true,
             );
             assert!(
-                matches!(&outcome, Outcome::Final(GraphError::TestConnectionFailed { request_id: Some(id) }) if id == "from-body"),
+                matches!(&outcome, Verdict::Final(GraphError::TestConnectionFailed { request_id: Some(id) }) if id == "from-body"),
                 "{status}: {outcome:?}"
             );
         }
@@ -566,7 +566,7 @@ mod tests {
         );
         assert!(matches!(
             outcome,
-            Outcome::Final(GraphError::TargetUnreachable { .. })
+            Verdict::Final(GraphError::TargetUnreachable { .. })
         ));
     }
 
@@ -575,11 +575,11 @@ mod tests {
         let body = graph_body("InvalidAuthenticationToken");
         assert!(matches!(
             judge(reply(401, &body), 200, "job", true),
-            Outcome::LoginAgain
+            Verdict::LoginAgain
         ));
         assert!(matches!(
             judge(reply(401, &body), 200, "job", false),
-            Outcome::Final(GraphError::NotAuthenticated {
+            Verdict::Final(GraphError::NotAuthenticated {
                 service: Service::Graph,
                 ..
             })
@@ -590,22 +590,22 @@ mod tests {
     fn server_errors_are_retried_and_client_errors_are_not() {
         assert!(matches!(
             judge(reply(503, "<html>"), 200, "job", true),
-            Outcome::Retry(..)
+            Verdict::Retry(..)
         ));
         assert!(matches!(
             judge(reply(429, ""), 200, "job", true),
-            Outcome::Retry(..)
+            Verdict::Retry(..)
         ));
         let outcome = judge(reply(409, &graph_body("Conflict")), 200, "job", true);
         assert!(matches!(
             outcome,
-            Outcome::Final(GraphError::Rejected { status: 409, .. })
+            Verdict::Final(GraphError::Rejected { status: 409, .. })
         ));
     }
 
     #[test]
     fn the_body_request_id_wins_over_the_header() {
-        let Outcome::Final(err) = judge(reply(404, &graph_body("NotFound")), 200, "job j", true)
+        let Verdict::Final(err) = judge(reply(404, &graph_body("NotFound")), 200, "job j", true)
         else {
             panic!()
         };
@@ -613,7 +613,7 @@ mod tests {
             err.to_string(),
             "Microsoft Graph found no job j (request-id from-body)"
         );
-        let Outcome::Final(err) = judge(reply(404, ""), 200, "job j", true) else {
+        let Verdict::Final(err) = judge(reply(404, ""), 200, "job j", true) else {
             panic!()
         };
         assert_eq!(
@@ -626,11 +626,11 @@ mod tests {
     fn a_success_other_than_the_documented_one_is_not_trusted() {
         assert!(matches!(
             judge(reply(204, ""), 204, "job", true),
-            Outcome::Done(_)
+            Verdict::Done(_)
         ));
         assert!(matches!(
             judge(reply(200, "{}"), 204, "job", true),
-            Outcome::Final(GraphError::UnexpectedAnswer { .. })
+            Verdict::Final(GraphError::UnexpectedAnswer { .. })
         ));
     }
 

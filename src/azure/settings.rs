@@ -5,16 +5,20 @@ use secrecy::SecretString;
 use std::path::PathBuf;
 use url::Url;
 
-/// How the bot's app registration proves itself to Microsoft login.
+/// How the bot's app registration proves itself to Microsoft login, as configured
+/// (`config::ConnectionConfig::azure_credential`) and as used at each login.
 #[derive(Clone, Debug)]
 pub enum AzureCredential {
-    /// A client secret of the app registration.
+    /// A client secret (`azure_client_secret`).
     ClientSecret(SecretString),
-    /// A file holding a JWT accepted by one of the app's federated credentials (workload
-    /// identity, as on Kubernetes). Read again at every login: the platform rotates it.
+    /// A file holding a federated identity token, sent as a client assertion
+    /// (`azure_federated_token_file`; workload identity federation as AKS or GitHub OIDC provide
+    /// it). The file is re-read for every Graph token because the platform rotates it; the path
+    /// is resolved against the config file's directory.
     FederatedTokenFile(PathBuf),
-    /// A certificate uploaded to the app registration, with its private key: each login
-    /// sends a client assertion signed with the key.
+    /// A PEM certificate and its RSA private key (`azure_client_certificate`, a secret: the
+    /// PEM text is read from `file:PATH` or `env:NAME`), parsed and checked at load; each login
+    /// sends a client assertion signed with the key. Its `Debug` shows only the thumbprint.
     ClientCertificate(ClientCertificate),
 }
 

@@ -39,7 +39,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the bot: Slack transport, expiry monitor, HTTP endpoints.
+    /// Run the bot: Slack transport, scheduler's sweeps, HTTP endpoints.
     Run,
     /// Play a whole rotation against local fakes of Slack, Entra and AWS (no account needed).
     Demo(DemoArgs),

@@ -1,11 +1,11 @@
-//! `sweep [--at RFC3339] [--dry-run]`: one sweep of the monitor, now or as if at a given
+//! `sweep [--at RFC3339] [--dry-run]`: one sweep of the scheduler, now or as if at a given
 //! time. For real, it posts and records exactly as the running bot would (the store's
 //! claims keep it from repeating what the bot already sent). With `--dry-run` it opens the
 //! database read-only, posts nothing, and prints one line per message it would post —
 //! a way to preview the warning schedule (`--at` a date ahead).
 
 use super::{Exit, SweepArgs, parse_date};
-use crate::app::{connection_runtimes, monitor_settings};
+use crate::app::{connection_runtimes, scheduler_settings};
 use crate::aws::ScimProbe;
 use crate::clock::ManualClock;
 use crate::config::Config;
@@ -66,7 +66,7 @@ pub async fn run(config: &Config, args: &SweepArgs) -> anyhow::Result<Exit> {
     );
     let api = SlackApi::new(&config.slack.api_url, &config.slack.bot_token)
         .context("loading root certificates")?;
-    let scheduler = Scheduler::new(engine, api, monitor_settings(config));
+    let scheduler = Scheduler::new(engine, api, scheduler_settings(config));
     let report = if args.dry_run {
         scheduler.preview(now).await
     } else {

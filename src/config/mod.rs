@@ -21,7 +21,7 @@ mod resolve;
 
 pub use error::{ConfigError, Location};
 
-use crate::azure::ClientCertificate;
+pub use crate::azure::AzureCredential;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::fmt;
@@ -48,7 +48,7 @@ pub const DEFAULT_STORE_PATH: &str = "scim-rotator.db";
 /// while costing one Graph call per connection per hour.
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(3_600);
 /// A month, two weeks, a week, three days and a day before expiry: early enough to plan, then
-/// closer together as the date nears (the product's escalation ladder, see DESIGN.md).
+/// closer together as the date nears (the escalation ladder: README, "Expiry warnings").
 pub const DEFAULT_WARN_DAYS: [u32; 5] = [30, 14, 7, 3, 1];
 /// A day: long enough for a lead in another time zone to answer, short enough that a stale
 /// request does not linger; the next warning asks again.
@@ -248,20 +248,4 @@ pub struct ConnectionConfig {
     pub sync_job_id: Option<String>,
     pub graph_url: Url,
     pub login_url: Url,
-}
-
-/// How the bot's Entra app proves itself when it asks for a Graph token.
-#[derive(Debug, Clone)]
-pub enum AzureCredential {
-    /// A client secret (`azure_client_secret`).
-    ClientSecret(SecretString),
-    /// A file holding a federated identity token, sent as a client assertion
-    /// (`azure_federated_token_file`; workload identity federation as AKS or GitHub OIDC provide
-    /// it). The file is re-read for every Graph token because the platform rotates it; the path
-    /// is resolved against the config file's directory.
-    FederatedTokenFile(PathBuf),
-    /// A PEM certificate and its RSA private key (`azure_client_certificate`, a secret: the
-    /// PEM text is read from `file:PATH` or `env:NAME`), parsed and checked at load; each login
-    /// sends a client assertion signed with the key. Its `Debug` shows only the thumbprint.
-    ClientCertificate(ClientCertificate),
 }

@@ -250,7 +250,7 @@ impl Demo<'_> {
         self.line(&format!("  {said}"))?;
 
         self.scene(
-            "The expiry monitor's sweep finds the token 10 days from expiry and warns the channel",
+            "The scheduler's sweep finds the token 10 days from expiry and warns the channel",
         )?;
         let report = self.app.scheduler.sweep(self.clock.now()).await;
         for line in report.lines() {

@@ -36,7 +36,7 @@ mod checks;
 mod outcome;
 mod query;
 
-pub use outcome::{AlreadyDone, Outcome, Recorded, Refusal};
+pub use outcome::{AlreadyDone, CommandOutcome, Recorded, Refusal};
 pub use query::{ConnectionStatus, Queries};
 
 use crate::audit::NewAuditRecord;
@@ -176,16 +176,16 @@ impl Engine {
 
     /// Starts a rotation of `connection`, requested by `actor`, living in `thread_ts` of
     /// `channel` when given (the warning's thread).
-    #[tracing::instrument(skip_all, fields(connection, actor = actor.audit_name()))]
+    #[tracing::instrument(skip_all, fields(connection = %connection, actor = actor.audit_name()))]
     pub async fn start(
         &self,
         connection: &str,
         actor: &Actor,
         channel: Option<String>,
         thread_ts: Option<String>,
-    ) -> Result<Outcome, EngineError> {
+    ) -> Result<CommandOutcome, EngineError> {
         if !self.connections.contains_key(connection) {
-            return Ok(Outcome::Refused(self.no_such_connection(connection)));
+            return Ok(CommandOutcome::Refused(self.no_such_connection(connection)));
         }
         let _serial = self.apply_lock.lock().await;
         let now = self.now();
@@ -203,7 +203,7 @@ impl Engine {
         };
         let rotation = match decide_start(request) {
             Ok(rotation) => rotation,
-            Err(reason) => return Ok(Outcome::Refused(Refusal::Rule(reason))),
+            Err(reason) => return Ok(CommandOutcome::Refused(Refusal::Rule(reason))),
         };
         let record = NewAuditRecord {
             at: now,
@@ -220,7 +220,7 @@ impl Engine {
             Ok(stored) => stored,
             Err(StoreError::InFlight(_)) => {
                 self.send_notice(seq, None, "unchanged");
-                return Ok(Outcome::Refused(Refusal::InFlight {
+                return Ok(CommandOutcome::Refused(Refusal::InFlight {
                     connection: connection.to_owned(),
                 }));
             }
@@ -231,7 +231,7 @@ impl Engine {
         };
         tracing::info!(rotation = %stored.id, "rotation requested");
         self.send_notice(seq, Some(stored.id), "rotation_requested");
-        Ok(Outcome::Changed(Box::new(stored)))
+        Ok(CommandOutcome::Changed(Box::new(stored)))
     }
 
     /// Applies `command` from `actor` to rotation `id`.
@@ -241,10 +241,10 @@ impl Engine {
         id: RotationId,
         command: Command,
         actor: &Actor,
-    ) -> Result<Outcome, EngineError> {
+    ) -> Result<CommandOutcome, EngineError> {
         if matches!(command, Command::SubmitToken(_)) {
             // A submission without its token could never be checked.
-            return Ok(Outcome::Refused(Refusal::TokenRequired));
+            return Ok(CommandOutcome::Refused(Refusal::TokenRequired));
         }
         self.apply_inner(id, command, actor, None).await
     }
@@ -261,7 +261,7 @@ impl Engine {
         new_token_id: Option<String>,
         expires: Option<DateTime<Utc>>,
         actor: &Actor,
-    ) -> Result<Outcome, EngineError> {
+    ) -> Result<CommandOutcome, EngineError> {
         let command = Command::SubmitToken(Submission {
             fingerprint: token.fingerprint().as_str().to_owned(),
             new_token_id,
@@ -277,12 +277,12 @@ impl Engine {
         &self,
         id: RotationId,
         actor: &Actor,
-    ) -> Result<Result<Rotation, Outcome>, EngineError> {
+    ) -> Result<Result<Rotation, CommandOutcome>, EngineError> {
         let Some(rotation) = self.store.get_rotation(id)? else {
-            return Ok(Err(Outcome::Refused(Refusal::NoSuchRotation(id))));
+            return Ok(Err(CommandOutcome::Refused(Refusal::NoSuchRotation(id))));
         };
         if !self.connections.contains_key(&rotation.connection) {
-            return Ok(Err(Outcome::Refused(Refusal::ConnectionGone)));
+            return Ok(Err(CommandOutcome::Refused(Refusal::ConnectionGone)));
         }
         let probe = Command::SubmitToken(Submission {
             fingerprint: String::new(),
@@ -292,8 +292,10 @@ impl Engine {
         Ok(
             match decide(&rotation, &probe, actor, self.policy, self.now()) {
                 Decision::Transition(_) => Ok(rotation),
-                Decision::AlreadyDone(text) => Err(Outcome::AlreadyDone(AlreadyDone::Step(text))),
-                Decision::Refused(reason) => Err(Outcome::Refused(Refusal::Rule(reason))),
+                Decision::AlreadyDone(text) => {
+                    Err(CommandOutcome::AlreadyDone(AlreadyDone::Step(text)))
+                }
+                Decision::Refused(reason) => Err(CommandOutcome::Refused(Refusal::Rule(reason))),
             },
         )
     }
@@ -304,16 +306,16 @@ impl Engine {
         command: Command,
         actor: &Actor,
         token: Option<ScimToken>,
-    ) -> Result<Outcome, EngineError> {
+    ) -> Result<CommandOutcome, EngineError> {
         let serial = self.apply_lock.lock().await;
         let Some(rotation) = self.store.get_rotation(id)? else {
-            return Ok(Outcome::Refused(Refusal::NoSuchRotation(id)));
+            return Ok(CommandOutcome::Refused(Refusal::NoSuchRotation(id)));
         };
         let now = self.now();
         let transition = match decide(&rotation, &command, actor, self.policy, now) {
             Decision::AlreadyDone(text) => {
                 tracing::debug!(state = %rotation.state, "already done");
-                return Ok(Outcome::AlreadyDone(AlreadyDone::Step(text)));
+                return Ok(CommandOutcome::AlreadyDone(AlreadyDone::Step(text)));
             }
             Decision::Refused(reason) => {
                 tracing::info!(state = %rotation.state, %reason, "refused");
@@ -325,7 +327,7 @@ impl Engine {
                     rotation_id: Some(id.0),
                     details: json!({ "command": command.audit_action(), "state": rotation.state.as_str(), "reason": reason }),
                 })?;
-                return Ok(Outcome::Refused(Refusal::Rule(reason)));
+                return Ok(CommandOutcome::Refused(Refusal::Rule(reason)));
             }
             Decision::Transition(transition) => transition,
         };
@@ -366,7 +368,9 @@ impl Engine {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 self.send_notice(seq, None, "unchanged");
-                return Ok(Outcome::AlreadyDone(AlreadyDone::ChangedConcurrently));
+                return Ok(CommandOutcome::AlreadyDone(
+                    AlreadyDone::ChangedConcurrently,
+                ));
             }
             Err(e) => {
                 self.send_notice(seq, None, "unchanged");
@@ -394,7 +398,7 @@ impl Engine {
             };
             self.queue_check(job).await;
         }
-        Ok(Outcome::Changed(Box::new(next)))
+        Ok(CommandOutcome::Changed(Box::new(next)))
     }
 
     /// Hands a job to the check pipeline (waiting if its short queue is full).
@@ -408,7 +412,7 @@ impl Engine {
     /// start-up recovery); `true` when the rotation changed.
     async fn report(&self, id: RotationId, command: Command) -> bool {
         match self.apply_inner(id, command, &Actor::System, None).await {
-            Ok(Outcome::Changed(_)) => true,
+            Ok(CommandOutcome::Changed(_)) => true,
             Ok(other) => {
                 tracing::info!(rotation = %id, ?other, "check result no longer applies; stopping");
                 false
@@ -424,13 +428,14 @@ impl Engine {
     /// of its success when `passed_for` names the connection (one transaction).
     async fn finish_retest(&self, id: RotationId, passed_for: Option<&str>) {
         let _serial = self.apply_lock.lock().await;
-        let record = passed_for.map(|connection| NewAuditRecord {
-            at: self.now(),
-            actor: "system".to_owned(),
-            action: "post_deletion_check_passed".to_owned(),
-            connection: Some(connection.to_owned()),
-            rotation_id: Some(id.0),
-            details: json!({}),
+        let record = passed_for.map(|connection| {
+            NewAuditRecord::system(
+                self.now(),
+                "post_deletion_check_passed",
+                connection,
+                json!({}),
+            )
+            .for_rotation(id.0)
         });
         let seq = self.reserve_notice();
         match self
@@ -496,14 +501,14 @@ impl Engine {
         token_id: &str,
         created: DateTime<Utc>,
         actor: &Actor,
-    ) -> Result<Outcome, EngineError> {
+    ) -> Result<CommandOutcome, EngineError> {
         if !self.connections.contains_key(connection) {
-            return Ok(Outcome::Refused(self.no_such_connection(connection)));
+            return Ok(CommandOutcome::Refused(self.no_such_connection(connection)));
         }
         let now = self.now();
         let registered = match check_registration(actor, created, now) {
             Ok(registered) => registered,
-            Err(problem) => return Ok(Outcome::Refused(Refusal::Registration(problem))),
+            Err(problem) => return Ok(CommandOutcome::Refused(Refusal::Registration(problem))),
         };
         let _serial = self.apply_lock.lock().await;
         self.store.register_token(
@@ -515,7 +520,7 @@ impl Engine {
             now,
             json!({ "via": "slack" }),
         )?;
-        Ok(Outcome::Recorded(Recorded::TokenRegistered {
+        Ok(CommandOutcome::Recorded(Recorded::TokenRegistered {
             connection: connection.to_owned(),
             token_id: token_id.to_owned(),
             expires: registered.expires,

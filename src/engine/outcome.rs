@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 /// The result of a command, for the person who sent it.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
+pub enum CommandOutcome {
     /// The rotation changed (and was persisted): its thread shows it.
     Changed(Box<Rotation>),
     /// Something other than a rotation was recorded.

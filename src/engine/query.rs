@@ -4,7 +4,7 @@
 
 use crate::audit::AuditRecord;
 use crate::rotation::{Rotation, RotationId, RotationState, TokenRecord};
-use crate::store::{AuditFilter, Store, StoreError};
+use crate::store::{AuditFilter, Store, StoreError, keys};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ pub struct ConnectionStatus {
     pub connection: String,
     pub token: Option<TokenRecord>,
     pub rotation: Option<(RotationId, RotationState)>,
-    /// The monitor's note when Graph could not be read lately.
+    /// The scheduler's note when Graph could not be read lately.
     pub graph_problem: Option<String>,
 }
 
@@ -44,7 +44,7 @@ impl Queries {
                 .map(|r| (r.id, r.state));
             rows.push(ConnectionStatus {
                 token: self.store.current_token(name)?,
-                graph_problem: self.store.monitor_state(&format!("graph_problem:{name}"))?,
+                graph_problem: self.store.scheduler_state(&keys::graph_problem(name))?,
                 connection: name.clone(),
                 rotation,
             });

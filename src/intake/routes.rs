@@ -9,7 +9,7 @@
 use super::links::{Dead, random_value};
 use super::page::{self, FormErrors, FormPage};
 use super::{Intake, limiter};
-use crate::engine::Outcome;
+use crate::engine::CommandOutcome;
 use crate::rotation::{Actor, Rotation, SubmissionProblem, TOKEN_LIFETIME_DAYS, check_submission};
 use crate::secret::ScimToken;
 use axum::Extension;
@@ -513,7 +513,7 @@ async fn submit(
         .submit_token(rotation.id, token, token_id.clone(), expires, &actor)
         .await;
     match result {
-        Ok(Outcome::Changed(_)) => {
+        Ok(CommandOutcome::Changed(_)) => {
             let watch = intake.links().finish_submission(&code, now + WATCH_FOR);
             if let Err(error) = intake.audit(
                 &link.lead,

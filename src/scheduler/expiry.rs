@@ -1,6 +1,6 @@
 //! Expiry warnings: find the warning due for a connection's token, claim it, post it.
 
-use super::report::{Outcome, SweepReport};
+use super::report::{SweepOutcome, SweepReport};
 use super::{Mode, NO_TOKEN_ROW, Scheduler, surely_not_posted};
 use crate::audit::NewAuditRecord;
 use crate::engine::ConnectionRuntime;
@@ -82,14 +82,14 @@ impl Scheduler {
                 report.push(
                     name,
                     "expiry check",
-                    Outcome::Failed(format!("cannot read the store: {error}")),
+                    SweepOutcome::Failed(format!("cannot read the store: {error}")),
                 );
                 return;
             }
         };
         let what = describe(&found, now);
         if mode == Mode::DryRun {
-            report.push(name, what, Outcome::WouldPost);
+            report.push(name, what, SweepOutcome::WouldPost);
             return;
         }
         let outcome = self.send(connection, &found, now).await;
@@ -131,25 +131,25 @@ impl Scheduler {
         connection: &ConnectionRuntime,
         found: &Found,
         now: DateTime<Utc>,
-    ) -> Outcome {
+    ) -> SweepOutcome {
         let store = self.engine.store();
         let name = connection.name.as_str();
         let due = &found.due;
-        let audit = |action: &str, extra: serde_json::Value| NewAuditRecord {
-            at: now,
-            actor: "system".to_owned(),
-            action: action.to_owned(),
-            connection: Some(name.to_owned()),
-            rotation_id: None,
-            details: json!({
-                "warning": due.key,
-                "severity": due.kind.severity().as_str(),
-                "placement": due.placement.to_string(),
-                "mention": due.mention,
-                "token_id": found.token.as_ref().and_then(|t| t.token_id.clone()),
-                "expires": found.token.as_ref().and_then(|t| t.expires_at),
-                "details": extra,
-            }),
+        let audit = |action: &str, extra: serde_json::Value| {
+            NewAuditRecord::system(
+                now,
+                action,
+                name,
+                json!({
+                    "warning": due.key,
+                    "severity": due.kind.severity().as_str(),
+                    "placement": due.placement.to_string(),
+                    "mention": due.mention,
+                    "token_id": found.token.as_ref().and_then(|t| t.token_id.clone()),
+                    "expires": found.token.as_ref().and_then(|t| t.expires_at),
+                    "details": extra,
+                }),
+            )
         };
         match store.claim_warning(
             name,
@@ -158,8 +158,10 @@ impl Scheduler {
             &audit("expiry_warning", json!({})),
         ) {
             Ok(true) => {}
-            Ok(false) => return Outcome::AlreadyClaimed,
-            Err(error) => return Outcome::Failed(format!("cannot claim the warning: {error}")),
+            Ok(false) => return SweepOutcome::AlreadyClaimed,
+            Err(error) => {
+                return SweepOutcome::Failed(format!("cannot claim the warning: {error}"));
+            }
         }
         let info = Scheduler::connection_info(connection);
         let posted = match &found.thread {
@@ -175,7 +177,7 @@ impl Scheduler {
                     tracing::error!(connection = name, error = %error, "posted a warning but cannot record its message");
                 }
                 tracing::info!(connection = name, warning = %due.key, "expiry warning posted");
-                Outcome::Posted
+                SweepOutcome::Posted
             }
             Err(error) => {
                 let release = surely_not_posted(&error);
@@ -199,7 +201,7 @@ impl Scheduler {
                 } else {
                     "Slack may have posted it, so it is not sent again"
                 };
-                Outcome::Failed(format!("{error} ({retry})"))
+                SweepOutcome::Failed(format!("{error} ({retry})"))
             }
         }
     }

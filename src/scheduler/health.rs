@@ -116,19 +116,19 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<HealthOutcome, StoreError> {
         let store = self.engine.store();
-        let audit = |action: &str, details: Value| NewAuditRecord {
-            at: now,
-            actor: "system".to_owned(),
-            action: action.to_owned(),
-            connection: Some(connection.to_owned()),
-            rotation_id: None,
-            details: json!({
-                "via": "aws_health",
-                "event_id": event.id,
-                "event_arn": event.event_arn,
-                "event_type": event.event_type_code,
-                "details": details,
-            }),
+        let audit = |action: &str, details: Value| {
+            NewAuditRecord::system(
+                now,
+                action,
+                connection,
+                json!({
+                    "via": "aws_health",
+                    "event_id": event.id,
+                    "event_arn": event.event_arn,
+                    "event_type": event.event_type_code,
+                    "details": details,
+                }),
+            )
         };
         let found = match expiry_in_any(&event.descriptions) {
             ExpiryText::Found(found) => found,

@@ -4,19 +4,19 @@
 //! being unreachable is shown in `/scim status` at once and, after
 //! [`GRAPH_FAILURES_BEFORE_ALERT`] sweeps in a row, told to the channel once.
 //!
-//! State lives in `monitor_state`, changed with compare-and-set so that two sweeps
-//! overlapping post each alert once:
+//! State lives in `Store::scheduler_state` (keys in `store::keys`), changed with
+//! compare-and-set so that two sweeps overlapping post each alert once:
 //! - `quarantine:{connection}`: the series alerted on ([`SeriesRecord`], JSON);
 //! - `graph_failures:{connection}`: failed reads in a row ([`FailureRecord`], JSON);
 //! - `graph_problem:{connection}`: the last Graph error, shown by `/scim status`.
 
-use super::report::{Outcome, SweepReport};
+use super::report::{SweepOutcome, SweepReport};
 use super::{GRAPH_FAILURES_BEFORE_ALERT, Mode, Scheduler, surely_not_posted};
 use crate::audit::NewAuditRecord;
 use crate::azure::{GraphError, JobStatus, SyncJob};
 use crate::engine::ConnectionRuntime;
 use crate::slack::render;
-use crate::store::StoreError;
+use crate::store::{StoreError, keys};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -40,19 +40,6 @@ pub(super) struct SeriesRecord {
 pub(super) struct FailureRecord {
     pub count: u32,
     pub since: DateTime<Utc>,
-}
-
-fn quarantine_key(connection: &str) -> String {
-    format!("quarantine:{connection}")
-}
-
-fn failures_key(connection: &str) -> String {
-    format!("graph_failures:{connection}")
-}
-
-/// Read by `SlackBot::status_rows` for `/scim status`.
-fn problem_key(connection: &str) -> String {
-    format!("graph_problem:{connection}")
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -127,7 +114,7 @@ impl Scheduler {
                 report.push(
                     name,
                     "provisioning job watch",
-                    Outcome::Failed(format!("cannot use the store: {error}")),
+                    SweepOutcome::Failed(format!("cannot use the store: {error}")),
                 );
                 return;
             }
@@ -138,7 +125,7 @@ impl Scheduler {
                 report.push(
                     name,
                     "provisioning job watch",
-                    Outcome::Failed(format!("cannot use the store: {error}")),
+                    SweepOutcome::Failed(format!("cannot use the store: {error}")),
                 );
             }
         }
@@ -153,11 +140,11 @@ impl Scheduler {
         report: &mut SweepReport,
     ) -> Result<(), StoreError> {
         let store = self.engine.store();
-        let key = failures_key(name);
-        let raw = store.monitor_state(&key)?;
+        let key = keys::graph_failures(name);
+        let raw = store.scheduler_state(&key)?;
         let Some(raw) = raw else {
-            if mode == Mode::Live && store.monitor_state(&problem_key(name))?.is_some() {
-                store.clear_monitor_state(&problem_key(name))?;
+            if mode == Mode::Live && store.scheduler_state(&keys::graph_problem(name))?.is_some() {
+                store.clear_scheduler_state(&keys::graph_problem(name))?;
             }
             return Ok(());
         };
@@ -166,21 +153,21 @@ impl Scheduler {
         report.push(
             name,
             format!("Microsoft Graph answers again after {count} failed sweep(s)"),
-            Outcome::Noted,
+            SweepOutcome::Noted,
         );
         if mode == Mode::DryRun {
             return Ok(());
         }
-        let audit = (count >= GRAPH_FAILURES_BEFORE_ALERT).then(|| NewAuditRecord {
-            at: now,
-            actor: "system".to_owned(),
-            action: "graph_reachable_again".to_owned(),
-            connection: Some(name.to_owned()),
-            rotation_id: None,
-            details: json!({ "failed_sweeps": count, "since": streak.map(|s| s.since) }),
+        let audit = (count >= GRAPH_FAILURES_BEFORE_ALERT).then(|| {
+            NewAuditRecord::system(
+                now,
+                "graph_reachable_again",
+                name,
+                json!({ "failed_sweeps": count, "since": streak.map(|s| s.since) }),
+            )
         });
-        store.compare_and_set_monitor_state(&key, Some(&raw), None, audit.as_ref())?;
-        store.clear_monitor_state(&problem_key(name))?;
+        store.compare_and_set_scheduler_state(&key, Some(&raw), None, audit.as_ref())?;
+        store.clear_scheduler_state(&keys::graph_problem(name))?;
         tracing::info!(connection = name, "Microsoft Graph answers again");
         Ok(())
     }
@@ -197,8 +184,8 @@ impl Scheduler {
     ) -> Result<(), StoreError> {
         let name = connection.name.as_str();
         let store = self.engine.store();
-        let key = failures_key(name);
-        let raw = store.monitor_state(&key)?;
+        let key = keys::graph_failures(name);
+        let raw = store.scheduler_state(&key)?;
         let previous: Option<FailureRecord> = read(raw.as_deref());
         let next = FailureRecord {
             count: previous.as_ref().map_or(0, |p| p.count).saturating_add(1),
@@ -211,33 +198,26 @@ impl Scheduler {
         );
         let what = "I cannot reach Microsoft Graph: warning (new message)";
         if mode == Mode::DryRun {
-            report.push(name, noted, Outcome::Noted);
+            report.push(name, noted, SweepOutcome::Noted);
             if alert {
-                report.push(name, what, Outcome::WouldPost);
+                report.push(name, what, SweepOutcome::WouldPost);
             }
             return Ok(());
         }
-        store.set_monitor_state(&problem_key(name), &error.to_string())?;
-        let audit = alert.then(|| NewAuditRecord {
-            at: now,
-            actor: "system".to_owned(),
-            action: "graph_unreachable_alert".to_owned(),
-            connection: Some(name.to_owned()),
-            rotation_id: None,
-            details: json!({ "failed_sweeps": next.count, "since": next.since, "error": error.to_string(), "kind": error.kind() }),
-        });
-        let counted = store.compare_and_set_monitor_state(
+        store.set_scheduler_state(&keys::graph_problem(name), &error.to_string())?;
+        let audit = alert.then(|| NewAuditRecord::system(now, "graph_unreachable_alert", name, json!({ "failed_sweeps": next.count, "since": next.since, "error": error.to_string(), "kind": error.kind() })));
+        let counted = store.compare_and_set_scheduler_state(
             &key,
             raw.as_deref(),
             Some(&to_json(&next)),
             audit.as_ref(),
         )?;
-        report.push(name, noted, Outcome::Noted);
+        report.push(name, noted, SweepOutcome::Noted);
         if !alert {
             return Ok(());
         }
         if !counted {
-            report.push(name, what, Outcome::AlreadyClaimed);
+            report.push(name, what, SweepOutcome::AlreadyClaimed);
             return Ok(());
         }
         let info = Scheduler::connection_info(connection);
@@ -249,13 +229,13 @@ impl Scheduler {
         {
             Ok(_) => {
                 crate::metrics::global().warning_sent("graph_unreachable");
-                Outcome::Posted
+                SweepOutcome::Posted
             }
             Err(post_error) => {
                 // The streak goes on; the warning is not repeated (it is a warning, and the
                 // status command keeps showing the problem).
                 tracing::warn!(connection = name, error = %post_error, "cannot post the Graph warning");
-                Outcome::Failed(post_error.to_string())
+                SweepOutcome::Failed(post_error.to_string())
             }
         };
         report.push(name, what, outcome);
@@ -273,8 +253,8 @@ impl Scheduler {
     ) -> Result<(), StoreError> {
         let name = connection.name.as_str();
         let store = self.engine.store();
-        let key = quarantine_key(name);
-        let raw = store.monitor_state(&key)?;
+        let key = keys::quarantine(name);
+        let raw = store.scheduler_state(&key)?;
         let stored: Option<SeriesRecord> = read(raw.as_deref());
         match (health_of(job), stored) {
             (
@@ -299,7 +279,7 @@ impl Scheduler {
                         // The failure we alerted on is now a quarantine: remember its series.
                         if mode == Mode::Live {
                             record.series_began = series_began;
-                            store.compare_and_set_monitor_state(
+                            store.compare_and_set_scheduler_state(
                                 &key,
                                 raw.as_deref(),
                                 Some(&to_json(&record)),
@@ -310,7 +290,7 @@ impl Scheduler {
                     report.push(
                         name,
                         "provisioning still failing (already alerted)",
-                        Outcome::Noted,
+                        SweepOutcome::Noted,
                     );
                     return Ok(());
                 }
@@ -339,7 +319,7 @@ impl Scheduler {
                 report.push(
                     name,
                     format!("provisioning job is {status}: no longer failing on credentials, not running either"),
-                    Outcome::Noted,
+                    SweepOutcome::Noted,
                 );
                 Ok(())
             }
@@ -362,22 +342,20 @@ impl Scheduler {
             record.error_code.as_deref().unwrap_or("no error code")
         );
         if mode == Mode::DryRun {
-            report.push(name, what, Outcome::WouldPost);
+            report.push(name, what, SweepOutcome::WouldPost);
             return Ok(());
         }
         let store = self.engine.store();
-        let key = quarantine_key(name);
+        let key = keys::quarantine(name);
         let claimed = to_json(&record);
-        let audit = NewAuditRecord {
-            at: now,
-            actor: "system".to_owned(),
-            action: "quarantine_alert".to_owned(),
-            connection: Some(name.to_owned()),
-            rotation_id: None,
-            details: json!({ "error_code": record.error_code, "series_began": record.series_began, "since": record.since }),
-        };
-        if !store.compare_and_set_monitor_state(&key, expected, Some(&claimed), Some(&audit))? {
-            report.push(name, what, Outcome::AlreadyClaimed);
+        let audit = NewAuditRecord::system(
+            now,
+            "quarantine_alert",
+            name,
+            json!({ "error_code": record.error_code, "series_began": record.series_began, "since": record.since }),
+        );
+        if !store.compare_and_set_scheduler_state(&key, expected, Some(&claimed), Some(&audit))? {
+            report.push(name, what, SweepOutcome::AlreadyClaimed);
             return Ok(());
         }
         let info = Scheduler::connection_info(connection);
@@ -396,7 +374,7 @@ impl Scheduler {
                     ts: Some(ts),
                     ..record
                 };
-                store.compare_and_set_monitor_state(
+                store.compare_and_set_scheduler_state(
                     &key,
                     Some(&claimed),
                     Some(&to_json(&posted)),
@@ -406,16 +384,16 @@ impl Scheduler {
                     connection = name,
                     "provisioning is failing on credentials: alert posted"
                 );
-                report.push(name, what, Outcome::Posted);
+                report.push(name, what, SweepOutcome::Posted);
             }
             Err(error) => {
                 let release = surely_not_posted(&error);
                 tracing::warn!(connection = name, error = %error, release, "cannot post the quarantine alert");
                 if release {
                     // Give the claim back: the next sweep finds a new series and alerts.
-                    store.compare_and_set_monitor_state(&key, Some(&claimed), expected, None)?;
+                    store.compare_and_set_scheduler_state(&key, Some(&claimed), expected, None)?;
                 }
-                report.push(name, what, Outcome::Failed(error.to_string()));
+                report.push(name, what, SweepOutcome::Failed(error.to_string()));
             }
         }
         Ok(())
@@ -441,21 +419,19 @@ impl Scheduler {
             }
         );
         if mode == Mode::DryRun {
-            report.push(name, what, Outcome::WouldPost);
+            report.push(name, what, SweepOutcome::WouldPost);
             return Ok(());
         }
         let store = self.engine.store();
-        let audit = NewAuditRecord {
-            at: now,
-            actor: "system".to_owned(),
-            action: "provisioning_recovered".to_owned(),
-            connection: Some(name.to_owned()),
-            rotation_id: None,
-            details: json!({ "since": stored.since, "error_code": stored.error_code }),
-        };
-        let key = quarantine_key(name);
-        if !store.compare_and_set_monitor_state(&key, Some(expected), None, Some(&audit))? {
-            report.push(name, what, Outcome::AlreadyClaimed);
+        let audit = NewAuditRecord::system(
+            now,
+            "provisioning_recovered",
+            name,
+            json!({ "since": stored.since, "error_code": stored.error_code }),
+        );
+        let key = keys::quarantine(name);
+        if !store.compare_and_set_scheduler_state(&key, Some(expected), None, Some(&audit))? {
+            report.push(name, what, SweepOutcome::AlreadyClaimed);
             return Ok(());
         }
         let info = Scheduler::connection_info(connection);
@@ -472,14 +448,14 @@ impl Scheduler {
             Ok(_) => {
                 crate::metrics::global().warning_sent("provisioning_recovered");
                 tracing::info!(connection = name, "provisioning works again");
-                report.push(name, what, Outcome::Posted);
+                report.push(name, what, SweepOutcome::Posted);
             }
             Err(error) => {
                 tracing::warn!(connection = name, error = %error, "cannot post the recovery");
                 if surely_not_posted(&error) {
-                    store.compare_and_set_monitor_state(&key, None, Some(expected), None)?;
+                    store.compare_and_set_scheduler_state(&key, None, Some(expected), None)?;
                 }
-                report.push(name, what, Outcome::Failed(error.to_string()));
+                report.push(name, what, SweepOutcome::Failed(error.to_string()));
             }
         }
         Ok(())

@@ -1,4 +1,4 @@
-//! The monitor: a sweep every `schedule.check_interval` (and once at start-up) that warns
+//! The scheduler: a sweep every `schedule.check_interval` (and once at start-up) that warns
 //! about expiring tokens and watches each connection's Entra provisioning job, and the
 //! handling of AWS Health expiry events that correct a token's date.
 //!
@@ -20,7 +20,7 @@ mod jobs;
 mod report;
 
 pub use health::HealthOutcome;
-pub use report::{Outcome, SweepEvent, SweepReport};
+pub use report::{SweepEvent, SweepOutcome, SweepReport};
 
 use crate::engine::Engine;
 use crate::slack::api::{SlackApi, SlackApiError};
@@ -42,9 +42,9 @@ pub const GRAPH_FAILURES_BEFORE_ALERT: u32 = 3;
 /// ids start at 1, so 0 is never a real token's.
 pub const NO_TOKEN_ROW: i64 = 0;
 
-/// What the monitor needs from the configuration.
+/// What the scheduler needs from the configuration.
 #[derive(Clone, Debug)]
-pub struct MonitorSettings {
+pub struct SchedulerSettings {
     /// The channel warnings and alerts are posted in.
     pub channel: String,
     /// `schedule.warn_days`.
@@ -67,14 +67,14 @@ enum Mode {
 pub struct Scheduler {
     engine: Arc<Engine>,
     api: SlackApi,
-    settings: MonitorSettings,
+    settings: SchedulerSettings,
     /// One sweep (or event-triggered check) at a time in this process; other processes are
     /// kept apart by the store's claims.
     serial: tokio::sync::Mutex<()>,
 }
 
 impl Scheduler {
-    pub fn new(engine: Arc<Engine>, api: SlackApi, settings: MonitorSettings) -> Arc<Scheduler> {
+    pub fn new(engine: Arc<Engine>, api: SlackApi, settings: SchedulerSettings) -> Arc<Scheduler> {
         Arc::new(Scheduler {
             engine,
             api,
@@ -101,7 +101,7 @@ impl Scheduler {
                 report.push(
                     "",
                     "expire unapproved rotation requests",
-                    Outcome::Failed(error.to_string()),
+                    SweepOutcome::Failed(error.to_string()),
                 );
             }
         }

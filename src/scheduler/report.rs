@@ -5,7 +5,7 @@ use std::fmt;
 
 /// What came of one thing the sweep found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SweepOutcome {
     /// Posted to Slack.
     Posted,
     /// Dry run: would have been posted.
@@ -25,24 +25,24 @@ pub struct SweepEvent {
     pub connection: String,
     /// What it is about, e.g. `token tok-1 expires 2027-03-14 (7 days left): warning (reply in thread)`.
     pub what: String,
-    pub outcome: Outcome,
+    pub outcome: SweepOutcome,
 }
 
 impl fmt::Display for SweepEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let verb = match &self.outcome {
-            Outcome::Posted => "posted",
-            Outcome::WouldPost => "would post",
-            Outcome::AlreadyClaimed => "already sent",
-            Outcome::Noted => "note",
-            Outcome::Failed(_) => "failed",
+            SweepOutcome::Posted => "posted",
+            SweepOutcome::WouldPost => "would post",
+            SweepOutcome::AlreadyClaimed => "already sent",
+            SweepOutcome::Noted => "note",
+            SweepOutcome::Failed(_) => "failed",
         };
         write!(f, "{verb}: ")?;
         if !self.connection.is_empty() {
             write!(f, "[{}] ", self.connection)?;
         }
         f.write_str(&self.what)?;
-        if let Outcome::Failed(reason) = &self.outcome {
+        if let SweepOutcome::Failed(reason) = &self.outcome {
             write!(f, ": {reason}")?;
         }
         Ok(())
@@ -70,7 +70,12 @@ impl SweepReport {
         }
     }
 
-    pub(super) fn push(&mut self, connection: &str, what: impl Into<String>, outcome: Outcome) {
+    pub(super) fn push(
+        &mut self,
+        connection: &str,
+        what: impl Into<String>,
+        outcome: SweepOutcome,
+    ) {
         self.events.push(SweepEvent {
             connection: connection.to_owned(),
             what: what.into(),
@@ -82,14 +87,14 @@ impl SweepReport {
     pub fn posted(&self) -> usize {
         self.events
             .iter()
-            .filter(|e| matches!(e.outcome, Outcome::Posted | Outcome::WouldPost))
+            .filter(|e| matches!(e.outcome, SweepOutcome::Posted | SweepOutcome::WouldPost))
             .count()
     }
 
     pub fn failed(&self) -> usize {
         self.events
             .iter()
-            .filter(|e| matches!(e.outcome, Outcome::Failed(_)))
+            .filter(|e| matches!(e.outcome, SweepOutcome::Failed(_)))
             .count()
     }
 
@@ -125,12 +130,12 @@ mod tests {
         report.push(
             "prod-org",
             "token tok-123 expires 2027-03-14 (7 days left): warning (reply in thread)",
-            Outcome::WouldPost,
+            SweepOutcome::WouldPost,
         );
         report.push(
             "prod-org",
             "provisioning job",
-            Outcome::Failed("timeout".to_owned()),
+            SweepOutcome::Failed("timeout".to_owned()),
         );
         assert_eq!(
             report.lines(),

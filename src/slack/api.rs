@@ -138,7 +138,7 @@ fn is_connect_failure(cause: Option<&(dyn std::error::Error + Send + Sync + 'sta
 
 /// Longest a Slack call may take, throttling and 429 retries included; past it the call is
 /// abandoned (and may or may not have taken effect), so a stuck connection cannot stop the
-/// monitor or the presenter for good.
+/// scheduler or the presenter for good.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs one call with [`CALL_TIMEOUT`], mapping and counting its result.

@@ -16,7 +16,7 @@ use super::interaction::{self, Button, Click, Interaction, Registration, TokenSu
 use super::outbox::{self, Lane, LaneReceiver, ReplyOutcome, ReplyStats};
 use super::render::{self, ConnectionInfo, StatusRow};
 use super::slash::{self, SlashCommand};
-use crate::engine::{Engine, EngineError, Outcome, Refusal};
+use crate::engine::{CommandOutcome, Engine, EngineError, Refusal};
 use crate::rotation::{
     Actor, Command, RotationId, SubmissionProblem, TOKEN_LIFETIME_DAYS, check_creation_day,
     check_submission, creation_day_start,
@@ -63,7 +63,6 @@ pub struct SlackBot {
     pub approvers: Arc<ApproverDirectory>,
     /// The channel warnings and rotations are posted in.
     pub channel: String,
-    pub allow_self_approval: bool,
     seen_events: Mutex<(HashSet<String>, VecDeque<String>)>,
     replies: Lane<Reply>,
     views: Lane<ViewRequest>,
@@ -79,7 +78,6 @@ impl SlackBot {
         api: SlackApi,
         approvers: Arc<ApproverDirectory>,
         channel: String,
-        allow_self_approval: bool,
     ) -> Arc<Self> {
         let stats = Arc::new(ReplyStats::default());
         let (replies, reply_queue) = outbox::lane(
@@ -99,7 +97,6 @@ impl SlackBot {
             api,
             approvers,
             channel,
-            allow_self_approval,
             seen_events: Mutex::new((HashSet::new(), VecDeque::new())),
             replies,
             views,
@@ -255,7 +252,7 @@ impl SlackBot {
         id: Option<RotationId>,
         command: Command,
         actor: &Actor,
-    ) -> Result<Outcome, EngineError> {
+    ) -> Result<CommandOutcome, EngineError> {
         let id = id.expect("every rotation button names its rotation");
         self.engine.apply(id, command, actor).await
     }
@@ -280,7 +277,7 @@ impl SlackBot {
             }
         };
         let Some(connection) = self.engine.connection(&rotation.connection) else {
-            let gone = Outcome::Refused(Refusal::ConnectionGone);
+            let gone = CommandOutcome::Refused(Refusal::ConnectionGone);
             return self.tell(click.channel, click.user, click.thread_ts, Ok(gone));
         };
         let info = ConnectionInfo {
@@ -364,7 +361,7 @@ impl SlackBot {
         channel: Option<String>,
         user: String,
         thread: Option<String>,
-        result: Result<Outcome, EngineError>,
+        result: Result<CommandOutcome, EngineError>,
     ) {
         let text = match result {
             Ok(outcome) => match render::outcome_reply(&outcome) {
@@ -447,7 +444,7 @@ impl SlackBot {
                     .start(&connection, &actor, Some(self.channel.clone()), None)
                     .await
                 {
-                    Ok(Outcome::Changed(rotation)) => ephemeral_reply(
+                    Ok(CommandOutcome::Changed(rotation)) => ephemeral_reply(
                         format!(
                             "Rotation #{} of {} requested in <#{}>: a team lead will be asked to approve it there.",
                             rotation.id, rotation.connection, self.channel

@@ -4,7 +4,7 @@
 //!
 //! What goes here is help for one person at one moment (an ephemeral answer, a modal to
 //! open, a Home tab): worthless once stale. Nothing durable waits here: step messages and
-//! warnings are rendered from the database by the presenter and the monitor. So a reply that
+//! warnings are rendered from the database by the presenter and the scheduler. So a reply that
 //! is too old when its turn comes, or that finds its queue full, is dropped and counted
 //! ([`ReplyStats`], and `scim_rotator_slack_replies_total` in the metrics).
 

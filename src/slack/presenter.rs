@@ -21,9 +21,6 @@ use tokio::sync::watch;
 /// step without its buttons would leave the rotation stuck.
 const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The steps of a rotation thread, in the order they appear.
-pub const STEPS: [&str; 5] = ["approval", "new_token", "checks", "delete_old", "summary"];
-
 pub struct Presenter {
     engine: Arc<Engine>,
     api: SlackApi,

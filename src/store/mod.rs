@@ -5,6 +5,7 @@
 //! module later without touching its callers.
 
 mod audit;
+pub mod keys;
 mod rotations;
 mod schema;
 mod tokens;

@@ -243,41 +243,41 @@ fn only_an_unposted_claim_can_be_released() {
 }
 
 #[test]
-fn monitor_state_changes_only_from_the_expected_value() {
+fn scheduler_state_changes_only_from_the_expected_value() {
     let store = Store::open_in_memory().unwrap();
     let audit = record("alert", 1);
     assert!(
         store
-            .compare_and_set_monitor_state("k", None, Some("a"), Some(&audit))
+            .compare_and_set_scheduler_state("k", None, Some("a"), Some(&audit))
             .unwrap()
     );
     assert!(
         !store
-            .compare_and_set_monitor_state("k", None, Some("b"), Some(&audit))
+            .compare_and_set_scheduler_state("k", None, Some("b"), Some(&audit))
             .unwrap(),
         "a second writer expecting nothing loses"
     );
     assert!(
         !store
-            .compare_and_set_monitor_state("k", Some("x"), None, None)
+            .compare_and_set_scheduler_state("k", Some("x"), None, None)
             .unwrap()
     );
-    assert_eq!(store.monitor_state("k").unwrap().as_deref(), Some("a"));
+    assert_eq!(store.scheduler_state("k").unwrap().as_deref(), Some("a"));
     assert!(
         store
-            .compare_and_set_monitor_state("k", Some("a"), None, None)
+            .compare_and_set_scheduler_state("k", Some("a"), None, None)
             .unwrap()
     );
-    assert_eq!(store.monitor_state("k").unwrap(), None);
+    assert_eq!(store.scheduler_state("k").unwrap(), None);
     assert_eq!(
         store.verify_audit().unwrap(),
         Ok(1),
         "only the winner audits"
     );
-    store.set_monitor_state("j", "1").unwrap();
-    store.clear_monitor_state("j").unwrap();
-    store.clear_monitor_state("j").unwrap();
-    assert_eq!(store.monitor_state("j").unwrap(), None);
+    store.set_scheduler_state("j", "1").unwrap();
+    store.clear_scheduler_state("j").unwrap();
+    store.clear_scheduler_state("j").unwrap();
+    assert_eq!(store.scheduler_state("j").unwrap(), None);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Warnings already sent (so that none is sent twice) and small pieces of monitor state.
+//! Warnings already sent (so that none is sent twice) and small pieces of scheduler state.
 
 use super::{Result, Store, audit, parse_ts, ts};
 use crate::audit::NewAuditRecord;
@@ -128,8 +128,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// A piece of monitor state (see [`Store::compare_and_set_monitor_state`]).
-    pub fn monitor_state(&self, key: &str) -> Result<Option<String>> {
+    /// A piece of scheduler state (see [`Store::compare_and_set_scheduler_state`]).
+    pub fn scheduler_state(&self, key: &str) -> Result<Option<String>> {
         let conn = self.lock();
         Ok(conn
             .prepare_cached("SELECT value FROM monitor_state WHERE key = ?1")?
@@ -137,8 +137,8 @@ impl Store {
             .optional()?)
     }
 
-    /// Sets a piece of monitor state, whatever it was.
-    pub fn set_monitor_state(&self, key: &str, value: &str) -> Result<()> {
+    /// Sets a piece of scheduler state, whatever it was.
+    pub fn set_scheduler_state(&self, key: &str, value: &str) -> Result<()> {
         let conn = self.lock();
         conn.prepare_cached(
             "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
@@ -148,8 +148,8 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a piece of monitor state (absent already is fine).
-    pub fn clear_monitor_state(&self, key: &str) -> Result<()> {
+    /// Removes a piece of scheduler state (absent already is fine).
+    pub fn clear_scheduler_state(&self, key: &str) -> Result<()> {
         let conn = self.lock();
         conn.prepare_cached("DELETE FROM monitor_state WHERE key = ?1")?
             .execute([key])?;
@@ -160,7 +160,7 @@ impl Store {
     /// `expected`, with `audit_record` when given, in one transaction. `false`: someone else
     /// (a sweep running beside this one) changed it first, and nothing was written — which is
     /// how an alert tied to that change is posted once.
-    pub fn compare_and_set_monitor_state(
+    pub fn compare_and_set_scheduler_state(
         &self,
         key: &str,
         expected: Option<&str>,

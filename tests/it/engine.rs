@@ -1,7 +1,7 @@
 //! The engine against the local fakes of AWS SCIM, Microsoft login and Graph.
 
 use crate::support::*;
-use scim_rotator::engine::{AlreadyDone, Outcome};
+use scim_rotator::engine::{AlreadyDone, CommandOutcome};
 use scim_rotator::rotation::{Command, RotationState};
 use scim_rotator::sandbox::{Fault, Route};
 use scim_rotator::slack::render;
@@ -15,7 +15,9 @@ async fn happy_path_rotates_the_token_end_to_end() {
 
     let new = env.generate_token();
     let submitted = env.submit(rotation.id, &new.secret, Some(&new.id)).await;
-    assert!(matches!(submitted, Outcome::Changed(ref r) if r.state == RotationState::Checking));
+    assert!(
+        matches!(submitted, CommandOutcome::Changed(ref r) if r.state == RotationState::Checking)
+    );
     let checked = env
         .wait_for(rotation.id, RotationState::AwaitingOldTokenDeletion)
         .await;
@@ -44,7 +46,7 @@ async fn happy_path_rotates_the_token_end_to_end() {
         .apply(rotation.id, Command::ConfirmOldTokenDeleted, &lead())
         .await
         .unwrap();
-    assert!(matches!(done, Outcome::Changed(ref r) if r.state == RotationState::Completed));
+    assert!(matches!(done, CommandOutcome::Changed(ref r) if r.state == RotationState::Completed));
     assert!(env.engine.drain(DEADLINE).await);
 
     let current = env.store.current_token(CONNECTION).unwrap().unwrap();
@@ -239,7 +241,7 @@ async fn a_failed_save_needs_attention() {
         .await
         .unwrap();
     assert!(
-        matches!(retried, Outcome::Changed(ref r) if r.state == RotationState::AwaitingNewToken)
+        matches!(retried, CommandOutcome::Changed(ref r) if r.state == RotationState::AwaitingNewToken)
     );
 }
 
@@ -296,7 +298,7 @@ async fn two_concurrent_approvals_make_one_transition_and_one_audit_record() {
     // Enough rounds that the two processes interleave between load and write many times.
     const ROUNDS: usize = 100;
     for round in 0..ROUNDS {
-        let Outcome::Changed(rotation) = env
+        let CommandOutcome::Changed(rotation) = env
             .engine
             .start(CONNECTION, &member(), None, None)
             .await
@@ -319,8 +321,8 @@ async fn two_concurrent_approvals_make_one_transition_and_one_audit_record() {
         let mut changed = 0;
         for outcome in outcomes {
             match outcome.await.unwrap().unwrap() {
-                Outcome::Changed(_) => changed += 1,
-                Outcome::AlreadyDone(_) => {}
+                CommandOutcome::Changed(_) => changed += 1,
+                CommandOutcome::AlreadyDone(_) => {}
                 other => panic!("round {round}: {other:?}"),
             }
         }
@@ -350,7 +352,7 @@ async fn a_double_click_changes_nothing_twice() {
         .unwrap();
     assert_eq!(
         again,
-        Outcome::AlreadyDone(AlreadyDone::Step(
+        CommandOutcome::AlreadyDone(AlreadyDone::Step(
             "This step is done: the rotation is now waiting for the new token.".to_owned()
         ))
     );
@@ -359,7 +361,7 @@ async fn a_double_click_changes_nothing_twice() {
         .start(CONNECTION, &member(), None, None)
         .await
         .unwrap();
-    let Outcome::Refused(refusal) = started_again else {
+    let CommandOutcome::Refused(refusal) = started_again else {
         panic!("a second rotation is refused: {started_again:?}")
     };
     assert!(render::refusal_text(&refusal).contains("already in progress"));

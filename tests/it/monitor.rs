@@ -195,7 +195,7 @@ async fn an_open_rotation_silences_all_but_the_critical_warnings() {
         .start(CONNECTION, &Actor::user(MEMBER, false), None, None)
         .await
         .unwrap();
-    let scim_rotator::engine::Outcome::Changed(rotation) = started else {
+    let scim_rotator::engine::CommandOutcome::Changed(rotation) = started else {
         panic!("{started:?}")
     };
     env.engine
@@ -344,7 +344,7 @@ async fn graph_failures_show_in_status_at_once_and_warn_the_channel_after_three_
     );
     let problem = |env: &MonitorEnv| {
         env.store
-            .monitor_state(&format!("graph_problem:{CONNECTION}"))
+            .scheduler_state(&format!("graph_problem:{CONNECTION}"))
             .unwrap()
     };
     for sweep in 1..=2 {

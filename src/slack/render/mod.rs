@@ -86,8 +86,7 @@ impl ConnectionInfo<'_> {
     }
 }
 
-/// The IAM Identity Center console in `region`. (`crate::aws::console_url` says the same;
-/// this one keeps the renderer free of the AWS module.) Characters that cannot be in a
+/// The IAM Identity Center console in `region`, the one place its address is spelled. Characters that cannot be in a
 /// region name are dropped, so a bad configuration cannot break the link's markup.
 pub fn console_url(region: &str) -> String {
     let region: String = region

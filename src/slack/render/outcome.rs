@@ -1,15 +1,15 @@
-//! The words for what came of a person's command ([`Outcome`]): the ephemeral reply to the
+//! The words for what came of a person's command ([`CommandOutcome`]): the ephemeral reply to the
 //! clicker, the answer to a slash command.
 
-use crate::engine::{AlreadyDone, Outcome, Recorded, Refusal};
+use crate::engine::{AlreadyDone, CommandOutcome, Recorded, Refusal};
 
 /// What to tell the sender, or `None` when the rotation's thread already shows it.
-pub fn outcome_reply(outcome: &Outcome) -> Option<String> {
+pub fn outcome_reply(outcome: &CommandOutcome) -> Option<String> {
     match outcome {
-        Outcome::Changed(_) => None,
-        Outcome::Recorded(recorded) => Some(recorded_text(recorded)),
-        Outcome::AlreadyDone(done) => Some(already_done_text(done)),
-        Outcome::Refused(refusal) => Some(refusal_text(refusal)),
+        CommandOutcome::Changed(_) => None,
+        CommandOutcome::Recorded(recorded) => Some(recorded_text(recorded)),
+        CommandOutcome::AlreadyDone(done) => Some(already_done_text(done)),
+        CommandOutcome::Refused(refusal) => Some(refusal_text(refusal)),
     }
 }
 
@@ -97,7 +97,10 @@ mod tests {
             "Only a team lead (an approver) can register a token."
         );
         assert_eq!(
-            outcome_reply(&Outcome::AlreadyDone(AlreadyDone::ChangedConcurrently)).unwrap(),
+            outcome_reply(&CommandOutcome::AlreadyDone(
+                AlreadyDone::ChangedConcurrently
+            ))
+            .unwrap(),
             "This rotation was changed at the same moment; look at its thread for where it stands."
         );
     }

@@ -77,7 +77,7 @@ impl TestApp {
             .unwrap();
     }
 
-    /// Posts the expiry warning as the monitor does; returns its ts.
+    /// Posts the expiry warning as the scheduler does; returns its ts.
     pub async fn post_warning(&self) -> String {
         let token = self
             .app

@@ -13,7 +13,7 @@ use scim_rotator::audit::NewAuditRecord;
 use scim_rotator::aws::ScimProbe;
 use scim_rotator::azure::GraphClient;
 use scim_rotator::clock::ManualClock;
-use scim_rotator::engine::{ConnectionRuntime, Engine, Outcome};
+use scim_rotator::engine::{CommandOutcome, ConnectionRuntime, Engine};
 use scim_rotator::retry::RetryPolicy;
 use scim_rotator::rotation::{Actor, ExpirySource, Policy, Rotation, RotationId, RotationState};
 use scim_rotator::sandbox::Sandbox;
@@ -126,7 +126,7 @@ impl TestEnv {
             .start(CONNECTION, &member(), None, None)
             .await
             .unwrap();
-        let Outcome::Changed(rotation) = started else {
+        let CommandOutcome::Changed(rotation) = started else {
             panic!("start: {started:?}")
         };
         let approved = self
@@ -138,7 +138,7 @@ impl TestEnv {
             )
             .await
             .unwrap();
-        let Outcome::Changed(rotation) = approved else {
+        let CommandOutcome::Changed(rotation) = approved else {
             panic!("approve: {approved:?}")
         };
         *rotation
@@ -152,7 +152,12 @@ impl TestEnv {
             .unwrap()
     }
 
-    pub async fn submit(&self, id: RotationId, secret: &str, token_id: Option<&str>) -> Outcome {
+    pub async fn submit(
+        &self,
+        id: RotationId,
+        secret: &str,
+        token_id: Option<&str>,
+    ) -> CommandOutcome {
         let token = scim_rotator::secret::ScimToken::parse(secret).unwrap();
         self.engine
             .submit_token(id, token, token_id.map(str::to_owned), None, &lead())

@@ -3,7 +3,7 @@
 //! process would.
 
 use chrono::{DateTime, Duration, Utc};
-use scim_rotator::app::{connection_runtimes, monitor_settings};
+use scim_rotator::app::{connection_runtimes, scheduler_settings};
 use scim_rotator::audit::NewAuditRecord;
 use scim_rotator::aws::ScimProbe;
 use scim_rotator::clock::{Clock, ManualClock};
@@ -143,7 +143,7 @@ fn process(config: &Config, clock: &ManualClock) -> (Arc<Store>, Arc<Engine>, Ar
         Pacing::Unpaced,
     )
     .unwrap();
-    let scheduler = Scheduler::new(Arc::clone(&engine), api, monitor_settings(config));
+    let scheduler = Scheduler::new(Arc::clone(&engine), api, scheduler_settings(config));
     (store, engine, scheduler)
 }
 
@@ -164,7 +164,6 @@ pub fn status_rows(env: &MonitorEnv) -> Vec<scim_rotator::slack::render::StatusR
         api,
         approvers,
         CHANNEL.to_owned(),
-        false,
     );
     bot.status_rows().unwrap()
 }
