@@ -254,3 +254,76 @@ async fn sigterm_exits_promptly_while_a_check_waits_for_a_hung_login() {
         "SIGTERM took {took:?}: a check stuck on login must not hold the exit"
     );
 }
+
+/// The acceptance measurement (BENCHMARKS.md), not a timed test: signed clicks at c=50 for
+/// `BURST_SECONDS` (15) against `SCIM_ROTATOR_BURST_BIN` (a release build) pinned to one
+/// core, reporting peak connections, peak RSS and non-2xx acks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: SCIM_ROTATOR_BURST_BIN=target/release/scim-rotator cargo test --test it burst_measurement -- --ignored --nocapture"]
+async fn burst_measurement() {
+    let bin = std::env::var("SCIM_ROTATOR_BURST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_scim-rotator").to_owned());
+    let seconds: u64 = std::env::var("BURST_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    let w = BinaryWorld::start().await;
+    let bot = Bot::start_program(&["taskset", "-c", "0", &bin], &w.config).await;
+    w.rotate(&bot).await;
+    let id = w.latest().id;
+    let approval = w.step_message(id, "approval").await;
+    w.click(&bot, LEAD, &approval, ids::APPROVE).await;
+    let step = w.step_message(id, "new_token").await;
+    let rss_before = bot.peak_rss_kib();
+    w.world.slack.connections().reset_peak();
+
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let slack = w.world.slack.clone();
+        let base = bot.base.clone();
+        let step = step.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut ok, mut other) = (0u64, 0u64);
+            while Instant::now() < until {
+                match slack
+                    .click(&base, MEMBER, CHANNEL, &step, ids::ENTER_TOKEN)
+                    .await
+                {
+                    Ok(click) if (200..300).contains(&click.reply.status) => ok += 1,
+                    _ => other += 1,
+                }
+            }
+            (ok, other)
+        }));
+    }
+    let (mut ok, mut other) = (0, 0);
+    for worker in workers {
+        let (o, n) = worker.await.unwrap();
+        ok += o;
+        other += n;
+    }
+    let metrics = bot.metrics().await;
+    let outcome = |name: &str| {
+        sample(
+            &metrics,
+            &format!("scim_rotator_slack_replies_total{{outcome=\"{name}\"}}"),
+        )
+    };
+    eprintln!(
+        "burst {seconds} s at c={CONCURRENCY}: {ok} acks 2xx, {other} not; {:.0} clicks/s; \
+         peak {} connections to Slack ({} opened); peak RSS {} KiB (before the burst {rss_before} KiB); \
+         replies: {} sent, {} dropped stale, {} dropped queue full, {} waiting",
+        ok as f64 / seconds as f64,
+        w.world.slack.connections().peak(),
+        w.world.slack.connections().accepted(),
+        bot.peak_rss_kib(),
+        outcome("sent"),
+        outcome("dropped_stale"),
+        outcome("dropped_queue_full"),
+        sample(&metrics, "scim_rotator_slack_replies_waiting"),
+    );
+    assert_eq!(other, 0, "every click acknowledged with 2xx");
+    assert!(w.world.slack.connections().peak() <= MAX_OUTBOUND);
+    bot.kill_soon().await;
+}
