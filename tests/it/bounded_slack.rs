@@ -105,9 +105,15 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
         .into_iter()
         .filter(|e| e.user == MEMBER && e.text.contains("Only a team lead"))
         .count();
+    // Replies keep going out meanwhile: what the member saw lies between the count of sent
+    // replies before and after (plus the one being sent).
+    let sent_after = sample(
+        &bot.metrics().await,
+        r#"scim_rotator_slack_replies_total{outcome="sent"}"#,
+    );
     assert!(
-        shown as u64 >= sent && shown as u64 <= sent + 1,
-        "each reply sent is one the member saw ({shown} shown, {sent} sent)"
+        shown as u64 >= sent && shown as u64 <= sent_after + 1,
+        "each reply sent is one the member saw ({shown} shown, {sent}..{sent_after} sent)"
     );
 
     let connections = w.world.slack.connections();
@@ -218,7 +224,7 @@ async fn a_hung_login_fails_a_token_check_within_one_attempt() {
     let took = submitted_at.elapsed();
     let attempt = crate::support::test_retry().request_timeout;
     assert!(
-        took < attempt + Duration::from_secs(1),
+        took < attempt + Duration::from_millis(1500),
         "the failure shows within one attempt ({attempt:?}), took {took:?}"
     );
     assert!(failure.contains("(1 attempt)"), "{failure}");
