@@ -1,7 +1,10 @@
 //! HTTP: Slack's endpoints (mode `http`), AWS Health events, metrics, health and readiness.
 //!
-//! Each Slack request is verified (signature over the raw body, 300 s window) before
-//! anything else, parsed, handed to the bot, and answered with the bot's acknowledgement.
+//! Each Slack request follows the transport rule: **verify** (signature over the raw body,
+//! 300 s window) before anything else, **parse** it to a typed request, have the bot
+//! **persist** what it changes (`SlackBot::handle_*` returns once the engine committed it),
+//! and only then **ack** with the bot's answer. Refusals (bad signature, malformed, too
+//! large) are counted per reason and logged as a summary at most every 10 s per reason.
 //! AWS Health events are authenticated by the shared `x-api-key` before they are read.
 //! Nothing here logs a request body: a modal submission carries the token.
 
