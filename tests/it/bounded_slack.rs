@@ -22,7 +22,7 @@ const MAX_OUTBOUND: usize = 16;
 
 /// A generous ceiling for the debug binary's peak memory through the burst (the release
 /// binary's figure is in BENCHMARKS.md); unbounded fan-out went far past it.
-const MAX_RSS_KIB: u64 = 96 * 1024;
+const MAX_RSS_KIB: u64 = 64 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() {
