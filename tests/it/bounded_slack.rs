@@ -333,3 +333,44 @@ async fn burst_measurement() {
     assert!(w.world.slack.connections().peak() <= MAX_OUTBOUND);
     bot.kill_soon().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slack_client_never_holds_more_connections_than_its_cap() {
+    let app = TestApp::start(SlackMode::Http).await;
+    /// Calls made at once, each answered slowly so that they overlap.
+    const CALLS: usize = 40;
+    for _ in 0..CALLS {
+        app.slack()
+            .slow_next("chat.postEphemeral", Duration::from_millis(150));
+    }
+    app.slack().connections().reset_peak();
+    let api = app.app.bot.api.clone();
+    let calls: Vec<_> = (0..CALLS)
+        .map(|n| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                api.post_ephemeral(CHANNEL, MEMBER, None, format!("reply {n}"))
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await
+            .unwrap()
+            .expect("every call gets through, in turn");
+    }
+    let peak = app.slack().connections().peak();
+    assert!(
+        peak <= pool::MAX_CONNECTIONS,
+        "{CALLS} concurrent calls held {peak} connections (cap {})",
+        pool::MAX_CONNECTIONS
+    );
+    assert_eq!(
+        app.slack()
+            .ephemerals()
+            .iter()
+            .filter(|e| e.text.starts_with("reply "))
+            .count(),
+        CALLS
+    );
+}
