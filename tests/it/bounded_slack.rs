@@ -156,6 +156,7 @@ async fn a_slow_views_open_does_not_delay_the_ack() {
         .await
         .unwrap();
     let ack = started.elapsed();
+    eprintln!("Enter new token acked in {ack:?} with views.open taking 4 s");
     assert_eq!(click.reply.status, 200);
     assert!(
         ack < Duration::from_secs(3),
