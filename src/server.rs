@@ -1,4 +1,5 @@
-//! HTTP: Slack's endpoints (mode `http`), AWS Health events, metrics, health and readiness.
+//! Inbound HTTP, the server: Slack's endpoints (mode `http`), AWS Health events, metrics,
+//! health and readiness. (Outbound clients are `crate::outbound`'s.)
 //!
 //! Each Slack request follows the transport rule: **verify** (signature over the raw body,
 //! 300 s window) before anything else, **parse** it to a typed request, have the bot

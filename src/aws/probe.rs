@@ -79,7 +79,7 @@ pub struct ScimProbe {
 impl ScimProbe {
     pub fn new(policy: RetryPolicy) -> Self {
         ScimProbe {
-            http: crate::http::client(policy.request_timeout),
+            http: crate::outbound::client(policy.request_timeout),
             policy,
         }
     }

@@ -93,7 +93,7 @@ struct ServicePrincipalEntry {
 
 impl GraphClient {
     pub fn new(settings: GraphSettings, policy: RetryPolicy) -> Self {
-        let http = crate::http::client(policy.request_timeout);
+        let http = crate::outbound::client(policy.request_timeout);
         GraphClient {
             base: join(&settings.graph_url, &["v1.0"]),
             tokens: TokenProvider::new(http.clone(), &settings),

@@ -101,7 +101,7 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
         check_public_url(config, &mut report).await;
     }
 
-    let probe = crate::http::client(Duration::from_secs(10));
+    let probe = crate::outbound::client(Duration::from_secs(10));
     for connection in &config.connections {
         let name = &connection.name;
         let graph = GraphClient::new(crate::app::graph_settings(connection), check_policy());
@@ -174,7 +174,7 @@ async fn check_public_url(config: &Config, report: &mut Report) {
         ));
     }
     let healthz = format!("{}/healthz", url.as_str().trim_end_matches('/'));
-    let client = crate::http::client(Duration::from_secs(10));
+    let client = crate::outbound::client(Duration::from_secs(10));
     let expected = crate::intake::links::random_value();
     let (answer, served) = match tokio::net::TcpListener::bind(config.server.listen).await {
         Ok(listener) => {

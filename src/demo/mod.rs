@@ -630,7 +630,7 @@ struct WebForm {
 
 impl WebForm {
     fn client() -> reqwest::Client {
-        crate::http::client(std::time::Duration::from_secs(30))
+        crate::outbound::client(std::time::Duration::from_secs(30))
     }
 
     async fn open(link: &str) -> anyhow::Result<WebForm> {

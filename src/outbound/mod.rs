@@ -1,5 +1,10 @@
-//! Helpers shared by the outbound clients (AWS SCIM probe, Microsoft login and Graph):
-//! URLs built from a configured base, and bounded reads of answers.
+//! Outbound HTTP: the one place the clients are built ([`client`]), and the helpers they
+//! share (AWS SCIM probe, Microsoft login and Graph): URLs built from a configured base, and
+//! bounded reads of answers. Inbound HTTP is `crate::server`.
+
+mod client;
+
+pub use client::{client, install_crypto_provider};
 
 use url::Url;
 

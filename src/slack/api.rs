@@ -224,7 +224,7 @@ impl SlackApi {
         bot_token: &SecretString,
         pacing: Pacing,
     ) -> std::io::Result<Self> {
-        crate::http::install_crypto_provider();
+        crate::outbound::install_crypto_provider();
         let connections = LimitedConnector::new(pool::MAX_CONNECTIONS);
         let https_or_http = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()?

@@ -660,7 +660,7 @@ async fn the_token_appears_in_no_error_text() {
 async fn the_fake_graph_refuses_wrongly_cased_secret_keys() {
     let world = World::new().await;
     let ms = &world.sandbox.microsoft;
-    let http = scim_rotator::http::client(Duration::from_secs(5));
+    let http = scim_rotator::outbound::client(Duration::from_secs(5));
     let login = ms
         .login_url()
         .join(&format!("{}/oauth2/v2.0/token", ms.tenant_id()))

@@ -53,7 +53,7 @@ fn expiry_event(description: &str) -> Value {
 
 /// Posts `body` to `/aws/health-events` with `key` as `x-api-key`; (status, body).
 async fn post(app: &TestApp, key: Option<&str>, body: &str) -> (u16, String) {
-    let client = scim_rotator::http::client(std::time::Duration::from_secs(5));
+    let client = scim_rotator::outbound::client(std::time::Duration::from_secs(5));
     let mut request = client
         .post(app.url.join("/aws/health-events").unwrap())
         .header("content-type", "application/json")
@@ -256,7 +256,7 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
         .scheduler
         .sweep(scim_rotator::clock::Clock::now(&app.clock))
         .await;
-    let client = scim_rotator::http::client(std::time::Duration::from_secs(5));
+    let client = scim_rotator::outbound::client(std::time::Duration::from_secs(5));
     let response = client
         .get(app.url.join("/metrics").unwrap())
         .send()

@@ -59,7 +59,7 @@ async fn world() -> World {
 }
 
 fn reqwest_client(timeout: Duration) -> reqwest::Client {
-    scim_rotator::http::client(timeout)
+    scim_rotator::outbound::client(timeout)
 }
 
 /// Calls the fake's Web API the way a bot would.
@@ -719,7 +719,7 @@ async fn every_byte_the_bot_sends_is_recorded() {
 // ----- slack-morphism as the bot's client -------------------------------------------------
 
 fn morphism_client(api_url: &Url) -> Arc<SlackHyperClient> {
-    scim_rotator::http::install_crypto_provider();
+    scim_rotator::outbound::install_crypto_provider();
     let tls = rustls::ClientConfig::builder()
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();

@@ -113,7 +113,7 @@ impl Untouched {
 }
 
 fn http() -> reqwest::Client {
-    scim_rotator::http::install_crypto_provider();
+    scim_rotator::outbound::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

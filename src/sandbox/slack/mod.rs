@@ -144,7 +144,7 @@ impl FakeSlack {
             workspace: Mutex::new(Workspace::default()),
             sockets: socket_mode::Hub::default(),
             shutdown: shutdown_rx,
-            http: crate::http::client(DELIVERY_TIMEOUT),
+            http: crate::outbound::client(DELIVERY_TIMEOUT),
             activity: watch::channel(0).0,
             connections: Arc::new(ConnectionCounts::default()),
         });

@@ -125,7 +125,7 @@ impl Browser {
                 .spawn()
                 .expect("chromedriver starts"),
         );
-        scim_rotator::http::install_crypto_provider();
+        scim_rotator::outbound::install_crypto_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(BROWSER_DEADLINE)
