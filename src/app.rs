@@ -7,6 +7,7 @@ use crate::azure::{GraphClient, GraphSettings};
 use crate::clock::SharedClock;
 use crate::config::{self, Config, SlackMode};
 use crate::engine::{ConnectionRuntime, Engine};
+use crate::metrics::Metrics;
 use crate::retry::RetryPolicy;
 use crate::rotation::Policy;
 use crate::scheduler::{Scheduler, SchedulerSettings};
@@ -58,8 +59,13 @@ pub struct RunOptions {
     pub slack_pacing: Pacing,
 }
 
-/// Builds the connections the engine acts on from the configuration.
-pub fn connection_runtimes(config: &Config, retry: RetryPolicy) -> Vec<ConnectionRuntime> {
+/// Builds the connections the engine acts on from the configuration; their Graph calls are
+/// counted in `metrics`.
+pub fn connection_runtimes(
+    config: &Config,
+    retry: RetryPolicy,
+    metrics: &Arc<Metrics>,
+) -> Vec<ConnectionRuntime> {
     config
         .connections
         .iter()
@@ -67,7 +73,7 @@ pub fn connection_runtimes(config: &Config, retry: RetryPolicy) -> Vec<Connectio
             name: c.name.clone(),
             scim_url: c.scim_url.clone(),
             aws_region: c.aws_region.clone(),
-            graph: GraphClient::new(graph_settings(c), retry),
+            graph: GraphClient::new(graph_settings(c), retry).with_metrics(Arc::clone(metrics)),
         })
         .collect()
 }
@@ -115,7 +121,9 @@ impl RunningApp {
             Arc::new(Store::open(&config.store.path).with_context(|| {
                 format!("opening the database {}", config.store.path.display())
             })?);
-        let connections = connection_runtimes(config, options.retry);
+        // One set of metrics for the whole bot, served at /metrics.
+        let metrics = Arc::new(Metrics::new());
+        let connections = connection_runtimes(config, options.retry, &metrics);
         let approval_window = chrono::Duration::from_std(config.slack.approval_timeout)
             .unwrap_or(chrono::Duration::hours(24));
         let engine = Engine::new(
@@ -141,7 +149,8 @@ impl RunningApp {
             &config.slack.bot_token,
             options.slack_pacing,
         )
-        .context("loading root certificates")?;
+        .context("loading root certificates")?
+        .with_metrics(Arc::clone(&metrics));
         // Slack's per-method tiers apply only once the token carries the team id.
         match api.learn_team().await {
             Ok(identity) => tracing::info!(team = %identity.team_id, "Slack workspace identified"),
@@ -213,6 +222,7 @@ impl RunningApp {
                 scheduler: Arc::clone(&scheduler),
             }),
             connections: Arc::new(engine.connection_names()),
+            metrics: Arc::clone(&metrics),
         });
         let router = match web_form {
             Some(intake) => router.merge(crate::intake::routes(intake)),

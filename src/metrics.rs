@@ -1,149 +1,126 @@
-//! Metrics for `GET /metrics`, in the Prometheus text exposition format (version 0.0.4).
+//! Metrics for `GET /metrics`, through `prometheus-client` (OpenMetrics text).
 //!
-//! Counters live in one process-wide [`Metrics`] ([`global`]), bumped where the thing
-//! happens: Slack calls in `slack::api`, Graph calls in `azure::client`, sweeps and
-//! warnings in the scheduler. Gauges that the database already knows (days until each
-//! token expires, rotations by state) are read from it at scrape time ([`Gauges`]) rather
-//! than mirrored, so they cannot drift. The renderer is hand-written: the format is a few
-//! lines of text, not worth a dependency.
+//! One [`Metrics`] per running bot, built in `app.rs` and handed to what counts: the Slack
+//! client (`slack::api`, which passes it on to the reply queues and the scheduler), the Graph
+//! clients (`azure::client`) and the HTTP server (refusals). There is no process-wide
+//! instance. Label sets are typed ([`MessageKind`], `slack::outbox::ReplyOutcome`,
+//! [`RotationState`]); every kind of message and every reply outcome is listed from the
+//! start (at 0), so that `rate()` and alert rules see each series at once. Gauges that the
+//! database already knows (days until each token expires, rotations by state) are read from
+//! it at scrape time ([`Gauges`], [`Metrics::render`]) rather than mirrored, so they cannot
+//! drift.
 
 use crate::rotation::RotationState;
-use std::collections::BTreeMap;
+use crate::slack::outbox::ReplyOutcome;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The content type Prometheus expects for the text format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of the OpenMetrics text format, which Prometheus reads.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The kinds of message the scheduler posts, always listed (at 0 until the first), so that
-/// `rate()` and alert rules see every series from the start.
-pub const WARNING_KINDS: [&str; 6] = [
-    "expiry_threshold",
-    "expiry_critical",
-    "unknown_expiry",
-    "quarantine",
-    "provisioning_recovered",
-    "graph_unreachable",
-];
-
-/// Counters since the process started.
-pub struct Metrics {
-    sweeps: AtomicU64,
-    /// By kind (see [`WARNING_KINDS`]).
-    warnings: Mutex<BTreeMap<&'static str, u64>>,
-    graph_calls: AtomicU64,
-    /// By error kind.
-    graph_errors: Mutex<BTreeMap<&'static str, u64>>,
-    /// By Web API method.
-    slack_calls: Mutex<BTreeMap<&'static str, u64>>,
-    /// By (method, error kind).
-    slack_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
-    /// Replies to people (ephemerals, modals, Home tabs) by outcome (see [`REPLY_OUTCOMES`]).
-    slack_replies: Mutex<BTreeMap<&'static str, u64>>,
-    /// Replies queued and not yet taken by their worker.
-    replies_waiting: AtomicU64,
-    /// Requests refused before they were read (bad signature, malformed, too large), by reason.
-    refused: Mutex<BTreeMap<&'static str, u64>>,
+/// The kinds of message the scheduler posts.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A warning at one of `schedule.warn_days`.
+    ExpiryThreshold,
+    /// The token expired.
+    ExpiryCritical,
+    /// No expiry date is known for the connection's token.
+    UnknownExpiry,
+    /// The Entra provisioning job cannot authenticate to AWS.
+    Quarantine,
+    /// It can again.
+    ProvisioningRecovered,
+    /// Graph could not be read for several sweeps in a row.
+    GraphUnreachable,
 }
 
-/// What becomes of a reply to a person, always listed.
-pub const REPLY_OUTCOMES: [&str; 4] = ["sent", "failed", "dropped_stale", "dropped_queue_full"];
+impl MessageKind {
+    pub const ALL: [MessageKind; 6] = [
+        MessageKind::ExpiryThreshold,
+        MessageKind::ExpiryCritical,
+        MessageKind::UnknownExpiry,
+        MessageKind::Quarantine,
+        MessageKind::ProvisioningRecovered,
+        MessageKind::GraphUnreachable,
+    ];
 
-static GLOBAL: Metrics = Metrics::new();
-
-/// The process's metrics.
-pub fn global() -> &'static Metrics {
-    &GLOBAL
-}
-
-fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
-    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-    *map.entry(key).or_insert(0) += 1;
-}
-
-fn copy<K: Ord + Clone>(map: &Mutex<BTreeMap<K, u64>>) -> BTreeMap<K, u64> {
-    map.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
-
-impl Metrics {
-    pub const fn new() -> Self {
-        Metrics {
-            sweeps: AtomicU64::new(0),
-            warnings: Mutex::new(BTreeMap::new()),
-            graph_calls: AtomicU64::new(0),
-            graph_errors: Mutex::new(BTreeMap::new()),
-            slack_calls: Mutex::new(BTreeMap::new()),
-            slack_errors: Mutex::new(BTreeMap::new()),
-            slack_replies: Mutex::new(BTreeMap::new()),
-            replies_waiting: AtomicU64::new(0),
-            refused: Mutex::new(BTreeMap::new()),
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::ExpiryThreshold => "expiry_threshold",
+            MessageKind::ExpiryCritical => "expiry_critical",
+            MessageKind::UnknownExpiry => "unknown_expiry",
+            MessageKind::Quarantine => "quarantine",
+            MessageKind::ProvisioningRecovered => "provisioning_recovered",
+            MessageKind::GraphUnreachable => "graph_unreachable",
         }
     }
+}
 
-    /// A reply to a person ended as `outcome` (one of [`REPLY_OUTCOMES`]).
-    pub fn slack_reply(&self, outcome: &'static str) {
-        bump(&self.slack_replies, outcome);
-    }
-
-    /// A reply was queued (`true`) or taken from its queue (`false`).
-    pub fn reply_waiting(&self, queued: bool) {
-        if queued {
-            self.replies_waiting.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.replies_waiting.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
-    /// A request was refused for `reason` (a short fixed label, e.g. `bad_signature`).
-    pub fn request_refused(&self, reason: &'static str) {
-        bump(&self.refused, reason);
-    }
-
-    /// Requests refused so far for `reason`.
-    pub fn refused(&self, reason: &str) -> u64 {
-        copy(&self.refused).get(reason).copied().unwrap_or(0)
-    }
-
-    pub fn sweep_ran(&self) {
-        self.sweeps.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A message of `kind` (one of [`WARNING_KINDS`]) was posted.
-    pub fn warning_sent(&self, kind: &'static str) {
-        bump(&self.warnings, kind);
-    }
-
-    /// One Graph call (with its retries) ended; `error` is its error kind when it failed.
-    pub fn graph_call(&self, error: Option<&'static str>) {
-        self.graph_calls.fetch_add(1, Ordering::Relaxed);
-        if let Some(kind) = error {
-            bump(&self.graph_errors, kind);
-        }
-    }
-
-    /// One Slack Web API call ended; `error` is its error kind when it failed.
-    pub fn slack_call(&self, method: &'static str, error: Option<String>) {
-        bump(&self.slack_calls, method);
-        if let Some(kind) = error {
-            bump(&self.slack_errors, (method, kind));
-        }
-    }
-
-    pub fn sweeps(&self) -> u64 {
-        self.sweeps.load(Ordering::Relaxed)
-    }
-
-    /// Messages of `kind` posted so far.
-    pub fn warnings(&self, kind: &str) -> u64 {
-        copy(&self.warnings).get(kind).copied().unwrap_or(0)
+impl EncodeLabelValue for MessageKind {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
+impl EncodeLabelValue for ReplyOutcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(self.label())
     }
+}
+
+impl EncodeLabelValue for RotationState {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: MessageKind,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabel {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodErrorLabel {
+    method: &'static str,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: ReplyOutcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConnectionLabel {
+    connection: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: RotationState,
 }
 
 /// What the database says at scrape time.
@@ -156,179 +133,215 @@ pub struct Gauges {
     pub rotations: Vec<(RotationState, i64)>,
 }
 
-/// The whole exposition: `metrics`' counters and `gauges`.
-pub fn render(metrics: &Metrics, gauges: &Gauges) -> String {
-    let mut out = String::new();
-    family(
-        &mut out,
-        "scim_rotator_token_days_until_expiry",
-        "gauge",
-        "Whole days until the connection's current SCIM token expires (negative once expired); absent when unknown.",
-    );
-    for (connection, days) in &gauges.days_until_expiry {
-        if let Some(days) = days {
-            sample(
-                &mut out,
-                "scim_rotator_token_days_until_expiry",
-                &[("connection", connection)],
-                *days,
+/// The bot's metrics: counters since it started, and the gauges of the last scrape.
+pub struct Metrics {
+    registry: Registry,
+    sweeps: Counter,
+    warnings: Family<KindLabel, Counter>,
+    graph_calls: Counter,
+    graph_errors: Family<ErrorLabel, Counter>,
+    slack_calls: Family<MethodLabel, Counter>,
+    slack_errors: Family<MethodErrorLabel, Counter>,
+    slack_replies: Family<OutcomeLabel, Counter>,
+    replies_waiting: Gauge,
+    refused: Family<ReasonLabel, Counter>,
+    refusal_log: RefusalLog,
+    days_until_expiry: Family<ConnectionLabel, Gauge>,
+    expiry_known: Family<ConnectionLabel, Gauge>,
+    rotations: Family<StateLabel, Gauge>,
+    /// Held while a scrape sets the gauges and encodes, so two scrapes cannot mix theirs.
+    scrape: Mutex<()>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("scim_rotator");
+        let metrics = Metrics {
+            sweeps: Counter::default(),
+            warnings: Family::default(),
+            graph_calls: Counter::default(),
+            graph_errors: Family::default(),
+            slack_calls: Family::default(),
+            slack_errors: Family::default(),
+            slack_replies: Family::default(),
+            replies_waiting: Gauge::default(),
+            refused: Family::default(),
+            refusal_log: RefusalLog::default(),
+            days_until_expiry: Family::default(),
+            expiry_known: Family::default(),
+            rotations: Family::default(),
+            scrape: Mutex::new(()),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "token_days_until_expiry",
+            "Whole days until the connection's current SCIM token expires (negative once expired); absent when unknown",
+            metrics.days_until_expiry.clone(),
+        );
+        registry.register(
+            "token_expiry_known",
+            "1 when the connection's token expiry is known, 0 when it is not",
+            metrics.expiry_known.clone(),
+        );
+        registry.register(
+            "rotations",
+            "Rotations in each state",
+            metrics.rotations.clone(),
+        );
+        registry.register(
+            "sweeps",
+            "Sweeps run (expiry warnings and Entra job health)",
+            metrics.sweeps.clone(),
+        );
+        registry.register(
+            "warnings_sent",
+            "Messages the scheduler posted, by kind",
+            metrics.warnings.clone(),
+        );
+        registry.register(
+            "graph_calls",
+            "Microsoft Graph calls (each with its retries)",
+            metrics.graph_calls.clone(),
+        );
+        registry.register(
+            "graph_errors",
+            "Microsoft Graph calls that failed, by kind",
+            metrics.graph_errors.clone(),
+        );
+        registry.register(
+            "slack_calls",
+            "Slack Web API calls, by method",
+            metrics.slack_calls.clone(),
+        );
+        registry.register(
+            "slack_errors",
+            "Slack Web API calls that failed, by method and kind (Slack's error code, rate_limited, http_<status> or transport)",
+            metrics.slack_errors.clone(),
+        );
+        registry.register(
+            "slack_replies",
+            "Replies to people (ephemeral answers, modals, Home tabs), by outcome: sent, failed, or dropped because stale or because the queue was full",
+            metrics.slack_replies.clone(),
+        );
+        registry.register(
+            "slack_replies_waiting",
+            "Replies to people queued and not yet sent or dropped (bounded by the queues' capacity)",
+            metrics.replies_waiting.clone(),
+        );
+        registry.register(
+            "requests_refused",
+            "HTTP requests refused before they were handled, by reason",
+            metrics.refused.clone(),
+        );
+        // Every kind and outcome listed from the start, at 0.
+        for kind in MessageKind::ALL {
+            drop(metrics.warnings.get_or_create(&KindLabel { kind }));
+        }
+        for outcome in ReplyOutcome::ALL {
+            drop(
+                metrics
+                    .slack_replies
+                    .get_or_create(&OutcomeLabel { outcome }),
             );
         }
+        Metrics {
+            registry,
+            ..metrics
+        }
     }
-    family(
-        &mut out,
-        "scim_rotator_token_expiry_known",
-        "gauge",
-        "1 when the connection's token expiry is known, 0 when it is not.",
-    );
-    for (connection, days) in &gauges.days_until_expiry {
-        sample(
-            &mut out,
-            "scim_rotator_token_expiry_known",
-            &[("connection", connection)],
-            u64::from(days.is_some()),
-        );
+
+    /// A reply to a person ended as `outcome`.
+    pub fn slack_reply(&self, outcome: ReplyOutcome) {
+        self.slack_replies
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
     }
-    family(
-        &mut out,
-        "scim_rotator_rotations",
-        "gauge",
-        "Rotations in each state.",
-    );
-    let counts: BTreeMap<&str, i64> = gauges
-        .rotations
-        .iter()
-        .map(|(state, n)| (state.as_str(), *n))
-        .collect();
-    for state in RotationState::ALL {
-        let n = counts.get(state.as_str()).copied().unwrap_or(0);
-        sample(
-            &mut out,
-            "scim_rotator_rotations",
-            &[("state", state.as_str())],
-            n,
-        );
+
+    /// A reply was queued (`true`) or taken from its queue (`false`).
+    pub fn reply_waiting(&self, queued: bool) {
+        if queued {
+            self.replies_waiting.inc();
+        } else {
+            self.replies_waiting.dec();
+        }
     }
-    family(
-        &mut out,
-        "scim_rotator_sweeps_total",
-        "counter",
-        "Sweeps run (expiry warnings and Entra job health).",
-    );
-    sample(&mut out, "scim_rotator_sweeps_total", &[], metrics.sweeps());
-    family(
-        &mut out,
-        "scim_rotator_warnings_sent_total",
-        "counter",
-        "Messages the scheduler posted, by kind.",
-    );
-    let warnings = copy(&metrics.warnings);
-    for kind in WARNING_KINDS {
-        let n = warnings.get(kind).copied().unwrap_or(0);
-        sample(
-            &mut out,
-            "scim_rotator_warnings_sent_total",
-            &[("kind", kind)],
-            n,
-        );
+
+    /// A request was refused for `reason` (a short fixed label, e.g. `bad_signature`):
+    /// counted, and logged when due ([`RefusalLog`]). `detail` is a short, body-free
+    /// description.
+    pub fn refused(&self, reason: &'static str, detail: &str) {
+        self.refused.get_or_create(&ReasonLabel { reason }).inc();
+        self.refusal_log.refused(reason, detail);
     }
-    family(
-        &mut out,
-        "scim_rotator_graph_calls_total",
-        "counter",
-        "Microsoft Graph calls (each with its retries).",
-    );
-    sample(
-        &mut out,
-        "scim_rotator_graph_calls_total",
-        &[],
-        metrics.graph_calls.load(Ordering::Relaxed),
-    );
-    family(
-        &mut out,
-        "scim_rotator_graph_errors_total",
-        "counter",
-        "Microsoft Graph calls that failed, by kind.",
-    );
-    for (kind, n) in copy(&metrics.graph_errors) {
-        sample(
-            &mut out,
-            "scim_rotator_graph_errors_total",
-            &[("kind", kind)],
-            n,
-        );
+
+    pub fn sweep_ran(&self) {
+        self.sweeps.inc();
     }
-    family(
-        &mut out,
-        "scim_rotator_slack_calls_total",
-        "counter",
-        "Slack Web API calls, by method.",
-    );
-    for (method, n) in copy(&metrics.slack_calls) {
-        sample(
-            &mut out,
-            "scim_rotator_slack_calls_total",
-            &[("method", method)],
-            n,
-        );
+
+    /// A message of `kind` was posted.
+    pub fn warning_sent(&self, kind: MessageKind) {
+        self.warnings.get_or_create(&KindLabel { kind }).inc();
     }
-    family(
-        &mut out,
-        "scim_rotator_slack_errors_total",
-        "counter",
-        "Slack Web API calls that failed, by method and kind (Slack's error code, rate_limited, http_<status> or transport).",
-    );
-    for ((method, kind), n) in copy(&metrics.slack_errors) {
-        sample(
-            &mut out,
-            "scim_rotator_slack_errors_total",
-            &[("method", method), ("kind", &kind)],
-            n,
-        );
+
+    /// One Graph call (with its retries) ended; `error` is its error kind when it failed.
+    pub fn graph_call(&self, error: Option<&'static str>) {
+        self.graph_calls.inc();
+        if let Some(kind) = error {
+            self.graph_errors.get_or_create(&ErrorLabel { kind }).inc();
+        }
     }
-    family(
-        &mut out,
-        "scim_rotator_slack_replies_total",
-        "counter",
-        "Replies to people (ephemeral answers, modals, Home tabs), by outcome: sent, failed, or dropped because stale or because the queue was full.",
-    );
-    let replies = copy(&metrics.slack_replies);
-    for outcome in REPLY_OUTCOMES {
-        let n = replies.get(outcome).copied().unwrap_or(0);
-        sample(
-            &mut out,
-            "scim_rotator_slack_replies_total",
-            &[("outcome", outcome)],
-            n,
-        );
+
+    /// One Slack Web API call ended; `error` is its error kind when it failed.
+    pub fn slack_call(&self, method: &'static str, error: Option<String>) {
+        self.slack_calls
+            .get_or_create(&MethodLabel { method })
+            .inc();
+        if let Some(kind) = error {
+            self.slack_errors
+                .get_or_create(&MethodErrorLabel { method, kind })
+                .inc();
+        }
     }
-    family(
-        &mut out,
-        "scim_rotator_slack_replies_waiting",
-        "gauge",
-        "Replies to people queued and not yet sent or dropped (bounded by the queues' capacity).",
-    );
-    sample(
-        &mut out,
-        "scim_rotator_slack_replies_waiting",
-        &[],
-        metrics.replies_waiting.load(Ordering::Relaxed),
-    );
-    family(
-        &mut out,
-        "scim_rotator_requests_refused_total",
-        "counter",
-        "HTTP requests refused before they were handled, by reason.",
-    );
-    for (reason, n) in copy(&metrics.refused) {
-        sample(
-            &mut out,
-            "scim_rotator_requests_refused_total",
-            &[("reason", reason)],
-            n,
-        );
+
+    /// The whole exposition: the counters, and `gauges` as read from the store now.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let _scrape = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
+        self.days_until_expiry.clear();
+        self.expiry_known.clear();
+        self.rotations.clear();
+        for (connection, days) in &gauges.days_until_expiry {
+            let label = ConnectionLabel {
+                connection: connection.clone(),
+            };
+            if let Some(days) = days {
+                self.days_until_expiry.get_or_create(&label).set(*days);
+            }
+            self.expiry_known
+                .get_or_create(&label)
+                .set(i64::from(days.is_some()));
+        }
+        let counts: HashMap<RotationState, i64> = gauges.rotations.iter().copied().collect();
+        for state in RotationState::ALL {
+            let n = counts.get(&state).copied().unwrap_or(0);
+            self.rotations.get_or_create(&StateLabel { state }).set(n);
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
     }
-    out
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
 }
 
 /// How often a flood of refusals is summarised in the log, per reason.
@@ -344,14 +357,9 @@ pub struct RefusalLog {
 }
 
 impl RefusalLog {
-    pub fn new() -> Self {
-        RefusalLog::default()
-    }
-
-    /// Counts a refusal for `reason` (also in the metrics) and logs it when due. `detail`
-    /// is a short, body-free description.
-    pub fn refused(&self, reason: &'static str, detail: &str) {
-        global().request_refused(reason);
+    /// Logs a refusal for `reason` when due ([`Metrics::refused`] counts it). `detail` is
+    /// a short, body-free description.
+    fn refused(&self, reason: &'static str, detail: &str) {
         let due = self.due(reason, std::time::Instant::now());
         if let Some(count) = due {
             tracing::warn!(
@@ -387,126 +395,23 @@ impl RefusalLog {
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    // Writing to a String cannot fail.
-    let _ = writeln!(out, "# HELP {name} {}", escape_help(help));
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (index, (label, value)) in labels.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{label}=\"{}\"", escape_label(value));
-        }
-        out.push('}');
-    }
-    let _ = writeln!(out, " {value}");
-}
-
-/// A label value as the format requires: backslash, double quote and line feed escaped.
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// A HELP text: backslash and line feed escaped.
-fn escape_help(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// One parsed sample: name, labels, value.
-    type Sample = (String, BTreeMap<String, String>, f64);
-
-    /// A strict reader of the text format, enough to check what [`render`] writes: every
-    /// sample belongs to a family announced by `# TYPE`, labels are quoted and escaped.
-    fn parse(text: &str) -> Vec<Sample> {
-        let mut typed = std::collections::HashSet::new();
-        let mut samples = Vec::new();
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let (name, kind) = rest.split_once(' ').expect("TYPE has a kind");
-                assert!(["counter", "gauge"].contains(&kind), "{line}");
-                typed.insert(name.to_owned());
-                continue;
-            }
-            if line.starts_with("# HELP ") {
-                continue;
-            }
-            assert!(!line.starts_with('#') && !line.is_empty(), "{line:?}");
-            let (series, value) = line.rsplit_once(' ').expect("a value");
-            let value: f64 = value.parse().expect("a number");
-            let (name, labels) = match series.split_once('{') {
-                None => (series.to_owned(), BTreeMap::new()),
-                Some((name, rest)) => {
-                    let body = rest.strip_suffix('}').expect("closing brace");
-                    (name.to_owned(), parse_labels(body))
-                }
-            };
-            assert!(typed.contains(&name), "{name} has no TYPE line");
-            samples.push((name, labels, value));
-        }
-        samples
-    }
-
-    fn parse_labels(body: &str) -> BTreeMap<String, String> {
-        let mut labels = BTreeMap::new();
-        let mut chars = body.chars().peekable();
-        while chars.peek().is_some() {
-            let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
-            assert_eq!(chars.next(), Some('"'));
-            let mut value = String::new();
-            loop {
-                match chars.next().expect("closing quote") {
-                    '\\' => match chars.next() {
-                        Some('n') => value.push('\n'),
-                        Some(c) => value.push(c),
-                        None => panic!("dangling escape"),
-                    },
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-            labels.insert(name, value);
-            if chars.peek() == Some(&',') {
-                chars.next();
-            }
-        }
-        labels
-    }
-
-    /// The value of the sample `name` with exactly `labels`.
-    fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let wanted: BTreeMap<String, String> = labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        samples
-            .iter()
-            .find(|(n, l, _)| n == name && *l == wanted)
-            .map(|(_, _, v)| *v)
-    }
-
     #[test]
-    fn the_exposition_parses_and_holds_every_series() {
+    fn the_exposition_holds_every_series_under_its_documented_name() {
         let metrics = Metrics::new();
         metrics.sweep_ran();
         metrics.sweep_ran();
-        metrics.warning_sent("expiry_threshold");
+        metrics.warning_sent(MessageKind::ExpiryThreshold);
         metrics.graph_call(None);
         metrics.graph_call(Some("timeout"));
         metrics.slack_call("chat.postMessage", None);
         metrics.slack_call("chat.postMessage", Some("channel_not_found".to_owned()));
+        metrics.slack_reply(ReplyOutcome::Stale);
+        metrics.reply_waiting(true);
+        metrics.refused("bad_signature", "test");
         let gauges = Gauges {
             days_until_expiry: vec![
                 ("prod".to_owned(), Some(12)),
@@ -515,83 +420,65 @@ mod tests {
             ],
             rotations: vec![(RotationState::Completed, 4)],
         };
-        let samples = parse(&render(&metrics, &gauges));
-        let v = |name, labels: &[(&str, &str)]| value(&samples, name, labels);
-        assert_eq!(
-            v(
-                "scim_rotator_token_days_until_expiry",
-                &[("connection", "prod")]
-            ),
-            Some(12.0)
+        let text = metrics.render(&gauges);
+        for line in [
+            r#"scim_rotator_token_days_until_expiry{connection="prod"} 12"#,
+            r#"scim_rotator_token_days_until_expiry{connection="old"} -3"#,
+            r#"scim_rotator_token_expiry_known{connection="new"} 0"#,
+            r#"scim_rotator_token_expiry_known{connection="prod"} 1"#,
+            r#"scim_rotator_rotations{state="Completed"} 4"#,
+            r#"scim_rotator_rotations{state="AwaitingApproval"} 0"#,
+            "scim_rotator_sweeps_total 2",
+            r#"scim_rotator_warnings_sent_total{kind="expiry_threshold"} 1"#,
+            r#"scim_rotator_warnings_sent_total{kind="quarantine"} 0"#,
+            "scim_rotator_graph_calls_total 2",
+            r#"scim_rotator_graph_errors_total{kind="timeout"} 1"#,
+            r#"scim_rotator_slack_calls_total{method="chat.postMessage"} 2"#,
+            r#"scim_rotator_slack_errors_total{method="chat.postMessage",kind="channel_not_found"} 1"#,
+            r#"scim_rotator_slack_replies_total{outcome="dropped_stale"} 1"#,
+            r#"scim_rotator_slack_replies_total{outcome="sent"} 0"#,
+            "scim_rotator_slack_replies_waiting 1",
+            r#"scim_rotator_requests_refused_total{reason="bad_signature"} 1"#,
+            "# TYPE scim_rotator_sweeps counter",
+            "# TYPE scim_rotator_rotations gauge",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains(r#"scim_rotator_token_days_until_expiry{connection="new"}"#),
+            "an unknown expiry has no days series:\n{text}"
         );
-        assert_eq!(
-            v(
-                "scim_rotator_token_days_until_expiry",
-                &[("connection", "old")]
-            ),
-            Some(-3.0)
-        );
-        assert_eq!(
-            v(
-                "scim_rotator_token_days_until_expiry",
-                &[("connection", "new")]
-            ),
-            None
-        );
-        assert_eq!(
-            v("scim_rotator_token_expiry_known", &[("connection", "new")]),
-            Some(0.0)
-        );
-        assert_eq!(
-            v("scim_rotator_rotations", &[("state", "Completed")]),
-            Some(4.0)
-        );
-        assert_eq!(
-            v("scim_rotator_rotations", &[("state", "AwaitingApproval")]),
-            Some(0.0)
-        );
-        assert_eq!(v("scim_rotator_sweeps_total", &[]), Some(2.0));
-        assert_eq!(
-            v(
-                "scim_rotator_warnings_sent_total",
-                &[("kind", "expiry_threshold")]
-            ),
-            Some(1.0)
-        );
-        assert_eq!(
-            v(
-                "scim_rotator_warnings_sent_total",
-                &[("kind", "quarantine")]
-            ),
-            Some(0.0)
-        );
-        assert_eq!(v("scim_rotator_graph_calls_total", &[]), Some(2.0));
-        assert_eq!(
-            v("scim_rotator_graph_errors_total", &[("kind", "timeout")]),
-            Some(1.0)
-        );
-        assert_eq!(
-            v(
-                "scim_rotator_slack_calls_total",
-                &[("method", "chat.postMessage")]
-            ),
-            Some(2.0)
-        );
-        assert_eq!(
-            v(
-                "scim_rotator_slack_errors_total",
-                &[
-                    ("method", "chat.postMessage"),
-                    ("kind", "channel_not_found")
-                ]
-            ),
-            Some(1.0)
-        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn each_scrape_shows_the_store_as_it_is_now() {
+        let metrics = Metrics::new();
+        let first = Gauges {
+            days_until_expiry: vec![("gone".to_owned(), Some(5))],
+            rotations: vec![],
+        };
+        assert!(metrics.render(&first).contains(r#"connection="gone""#));
+        let text = metrics.render(&Gauges::default());
+        assert!(!text.contains(r#"connection="gone""#), "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let gauges = Gauges {
+            days_until_expiry: vec![("we\"ird\\name\nx".to_owned(), Some(1))],
+            rotations: vec![],
+        };
+        let text = Metrics::new().render(&gauges);
+        assert!(text.contains(r#"connection="we\"ird\\name\nx""#), "{text}");
     }
 
     #[test]
     fn a_flood_of_refusals_is_logged_once_per_reason_per_ten_seconds() {
-        let log = RefusalLog::new();
+        let log = RefusalLog::default();
         let start = std::time::Instant::now();
         assert_eq!(log.due("bad_signature", start), Some(1));
         for ms in 1..10_000 {
@@ -610,24 +497,5 @@ mod tests {
             "the summary counts every refusal since the last line"
         );
         assert_eq!(log.due("bad_signature", later), None);
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        let gauges = Gauges {
-            days_until_expiry: vec![("we\"ird\\name\nx".to_owned(), Some(1))],
-            rotations: vec![],
-        };
-        let text = render(&Metrics::new(), &gauges);
-        assert!(text.contains(r#"connection="we\"ird\\name\nx""#), "{text}");
-        let samples = parse(&text);
-        assert_eq!(
-            value(
-                &samples,
-                "scim_rotator_token_days_until_expiry",
-                &[("connection", "we\"ird\\name\nx")]
-            ),
-            Some(1.0)
-        );
     }
 }

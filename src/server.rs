@@ -11,7 +11,7 @@
 
 use crate::aws::health::{self, AwsInstance, SCIM_TOKEN_EXPIRY_EVENT};
 use crate::clock::SharedClock;
-use crate::metrics::{self, Gauges};
+use crate::metrics::{self, Gauges, Metrics};
 use crate::rotation::expiry::days_left;
 use crate::scheduler::Scheduler;
 use crate::slack::bot::SlackBot;
@@ -47,6 +47,9 @@ pub struct AppState {
     pub aws_health: Option<HealthEndpoint>,
     /// The configured connections' names (for the per-connection metrics).
     pub connections: Arc<Vec<String>>,
+    /// The bot's metrics: served at `/metrics`; refused requests are counted (and logged at
+    /// most every 10 s per reason, so a flood of forged requests cannot flood the log).
+    pub metrics: Arc<Metrics>,
 }
 
 /// What `POST /aws/health-events` needs.
@@ -66,13 +69,6 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 pub struct SlackEndpoints {
     pub bot: Arc<SlackBot>,
     pub signing_secret: SecretString,
-}
-
-/// Refused requests are counted per reason and logged as a summary at most every 10 s per
-/// reason, so a flood of forged requests cannot flood the log.
-fn refusals() -> &'static metrics::RefusalLog {
-    static LOG: std::sync::OnceLock<metrics::RefusalLog> = std::sync::OnceLock::new();
-    LOG.get_or_init(metrics::RefusalLog::new)
 }
 
 pub fn router(state: AppState) -> Router {
@@ -127,7 +123,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     match read() {
         Ok(gauges) => (
             [(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-            metrics::render(metrics::global(), &gauges),
+            state.metrics.render(&gauges),
         )
             .into_response(),
         Err(error) => {
@@ -164,7 +160,7 @@ async fn aws_health_event(
         );
     };
     if !api_key_matches(&endpoint.secret, headers.get(API_KEY_HEADER)) {
-        refusals().refused(
+        state.metrics.refused(
             "bad_api_key",
             "an AWS Health event without the right x-api-key",
         );
@@ -242,14 +238,16 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
 
 /// The body of a Slack request, or the refusal (counted) when it could not be read: over
 /// [`MAX_BODY_BYTES`] (413) or cut off.
-fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, BytesRejection> {
+fn read(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, BytesRejection> {
     body.inspect_err(|rejection| {
         let reason = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             "too_large"
         } else {
             "unreadable_body"
         };
-        refusals().refused(reason, "a Slack request whose body could not be read");
+        state
+            .metrics
+            .refused(reason, "a Slack request whose body could not be read");
     })
 }
 
@@ -271,7 +269,7 @@ fn verified<'a>(
     ) {
         Ok(()) => Ok(slack),
         Err(error) => {
-            refusals().refused("bad_signature", &error.to_string());
+            state.metrics.refused("bad_signature", &error.to_string());
             Err((
                 StatusCode::UNAUTHORIZED,
                 format!("invalid request signature: {error}"),
@@ -285,7 +283,7 @@ async fn slack_events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match read(body) {
+    let body = match read(&state, body) {
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
@@ -296,7 +294,9 @@ async fn slack_events(
     let event: SlackPushEvent = match serde_json::from_slice(&body) {
         Ok(event) => event,
         Err(_) => {
-            refusals().refused("malformed", "not a Slack Events API payload");
+            state
+                .metrics
+                .refused("malformed", "not a Slack Events API payload");
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "malformed event: not a Slack Events API payload",
@@ -334,7 +334,7 @@ async fn slack_interactivity(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match read(body) {
+    let body = match read(&state, body) {
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
@@ -343,7 +343,9 @@ async fn slack_interactivity(
         Err(refusal) => return refusal.into_response(),
     };
     let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
-        refusals().refused("malformed", "an interaction without a payload field");
+        state
+            .metrics
+            .refused("malformed", "an interaction without a payload field");
         return refuse(
             StatusCode::BAD_REQUEST,
             "malformed interaction: expected a form field 'payload'",
@@ -352,7 +354,9 @@ async fn slack_interactivity(
     let event: SlackInteractionEvent = match serde_json::from_str(&form.payload) {
         Ok(event) => event,
         Err(_) => {
-            refusals().refused("malformed", "a payload that is not a Slack interaction");
+            state
+                .metrics
+                .refused("malformed", "a payload that is not a Slack interaction");
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "malformed interaction: payload is not a Slack interaction",
@@ -373,7 +377,7 @@ async fn slack_commands(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match read(body) {
+    let body = match read(&state, body) {
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
@@ -384,7 +388,9 @@ async fn slack_commands(
     let event: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
         Ok(event) => event,
         Err(_) => {
-            refusals().refused("malformed", "a slash command form that does not parse");
+            state
+                .metrics
+                .refused("malformed", "a slash command form that does not parse");
             return refuse(StatusCode::BAD_REQUEST, "malformed slash command form");
         }
     };

@@ -8,6 +8,7 @@ use super::error::{
 use super::job::{JobList, SyncJob};
 use super::login::TokenProvider;
 use super::settings::GraphSettings;
+use crate::metrics::Metrics;
 use crate::outbound::{host_label, join, read_body};
 use crate::retry::{Failure, Retrier, RetryPolicy, retry_after, transport_cause};
 use crate::secret::ScimToken;
@@ -15,6 +16,7 @@ use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::field::Empty;
@@ -39,6 +41,8 @@ pub struct GraphClient {
     /// up: callers that find them missing at the same time each look (a few Graph reads), so
     /// a hung Graph or login never makes one caller wait behind another's attempts.
     ids: std::sync::Mutex<Option<(String, String)>>,
+    /// Where its calls are counted.
+    metrics: Arc<Metrics>,
 }
 
 /// One secret of `PUT …/secrets` and `validateCredentials`. Key names are case-sensitive
@@ -102,7 +106,13 @@ impl GraphClient {
             service_principal_id: settings.service_principal_id,
             sync_job_id: settings.sync_job_id,
             ids: std::sync::Mutex::new(None),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// The same client, counting its calls in `metrics`, the running bot's.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        GraphClient { metrics, ..self }
     }
 
     /// Entra's Test Connection with a new token: passes only when Entra, calling AWS with
@@ -305,7 +315,8 @@ impl GraphClient {
         let result = self
             .call_with_retries(method, url, body, expect, what)
             .await;
-        crate::metrics::global().graph_call(result.as_ref().err().map(GraphError::kind));
+        self.metrics
+            .graph_call(result.as_ref().err().map(GraphError::kind));
         result
     }
 

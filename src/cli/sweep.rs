@@ -54,6 +54,8 @@ pub async fn run(config: &Config, args: &SweepArgs) -> anyhow::Result<Exit> {
     } else {
         Arc::new(crate::clock::SystemClock)
     };
+    // Counted for the sweep's own sake: nothing serves them from this one-off process.
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let engine = Engine::new(
         Arc::new(store),
         clock,
@@ -61,11 +63,12 @@ pub async fn run(config: &Config, args: &SweepArgs) -> anyhow::Result<Exit> {
             allow_self_approval: config.slack.allow_self_approval,
         },
         approval_window,
-        connection_runtimes(config, retry),
+        connection_runtimes(config, retry, &metrics),
         ScimProbe::new(retry),
     );
     let api = SlackApi::new(&config.slack.api_url, &config.slack.bot_token)
-        .context("loading root certificates")?;
+        .context("loading root certificates")?
+        .with_metrics(metrics);
     let scheduler = Scheduler::new(engine, api, scheduler_settings(config));
     let report = if args.dry_run {
         scheduler.preview(now).await

@@ -4,6 +4,7 @@ use super::report::{SweepOutcome, SweepReport};
 use super::{Mode, NO_TOKEN_ROW, Scheduler, surely_not_posted};
 use crate::audit::NewAuditRecord;
 use crate::engine::ConnectionRuntime;
+use crate::metrics::MessageKind;
 use crate::rotation::TokenRecord;
 use crate::rotation::expiry::Threshold;
 use crate::rotation::warnings::{DueWarning, WarningInput, WarningKind, due_warning};
@@ -23,11 +24,11 @@ struct Found {
 }
 
 /// The metrics kind of a warning.
-fn metric_kind(kind: WarningKind) -> &'static str {
+fn metric_kind(kind: WarningKind) -> MessageKind {
     match kind {
-        WarningKind::DaysLeft(_) => "expiry_threshold",
-        WarningKind::Expired { .. } => "expiry_critical",
-        WarningKind::UnknownExpiry => "unknown_expiry",
+        WarningKind::DaysLeft(_) => MessageKind::ExpiryThreshold,
+        WarningKind::Expired { .. } => MessageKind::ExpiryCritical,
+        WarningKind::UnknownExpiry => MessageKind::UnknownExpiry,
     }
 }
 
@@ -170,7 +171,7 @@ impl Scheduler {
         };
         match posted {
             Ok((channel, ts)) => {
-                crate::metrics::global().warning_sent(metric_kind(due.kind));
+                self.api.metrics().warning_sent(metric_kind(due.kind));
                 if let Err(error) =
                     store.set_warning_message(name, found.row, &due.key, &channel, &ts)
                 {

@@ -15,6 +15,7 @@ use super::{GRAPH_FAILURES_BEFORE_ALERT, Mode, Scheduler, surely_not_posted};
 use crate::audit::NewAuditRecord;
 use crate::azure::{GraphError, JobStatus, SyncJob};
 use crate::engine::ConnectionRuntime;
+use crate::metrics::MessageKind;
 use crate::slack::render;
 use crate::store::{StoreError, keys};
 use chrono::{DateTime, Utc};
@@ -228,7 +229,9 @@ impl Scheduler {
             .await
         {
             Ok(_) => {
-                crate::metrics::global().warning_sent("graph_unreachable");
+                self.api
+                    .metrics()
+                    .warning_sent(MessageKind::GraphUnreachable);
                 SweepOutcome::Posted
             }
             Err(post_error) => {
@@ -368,7 +371,7 @@ impl Scheduler {
             .await
         {
             Ok(ts) => {
-                crate::metrics::global().warning_sent("quarantine");
+                self.api.metrics().warning_sent(MessageKind::Quarantine);
                 let posted = SeriesRecord {
                     channel: Some(channel.clone()),
                     ts: Some(ts),
@@ -446,7 +449,9 @@ impl Scheduler {
             .await
         {
             Ok(_) => {
-                crate::metrics::global().warning_sent("provisioning_recovered");
+                self.api
+                    .metrics()
+                    .warning_sent(MessageKind::ProvisioningRecovered);
                 tracing::info!(connection = name, "provisioning works again");
                 report.push(name, what, SweepOutcome::Posted);
             }

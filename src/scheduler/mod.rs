@@ -92,7 +92,7 @@ impl Scheduler {
     #[tracing::instrument(skip_all, fields(%now))]
     pub async fn sweep(&self, now: DateTime<Utc>) -> SweepReport {
         let _serial = self.serial.lock().await;
-        crate::metrics::global().sweep_ran();
+        self.api.metrics().sweep_ran();
         let mut report = SweepReport::new(now, false);
         match self.engine.expire_approvals().await {
             Ok(expired) => report.approvals_expired = expired,

@@ -18,6 +18,7 @@
 //! queues of [`super::outbox`].
 
 use super::pool::{self, LimitedConnector};
+use crate::metrics::Metrics;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -141,38 +142,6 @@ fn is_connect_failure(cause: Option<&(dyn std::error::Error + Send + Sync + 'sta
 /// scheduler or the presenter for good.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs one call with [`CALL_TIMEOUT`], mapping and counting its result.
-async fn bounded<T>(
-    method: &'static str,
-    call: impl std::future::Future<Output = Result<T, SlackClientError>>,
-) -> Result<T, SlackApiError> {
-    match tokio::time::timeout(CALL_TIMEOUT, call).await {
-        Ok(result) => result.observed(method),
-        Err(_) => {
-            let error = SlackApiError::Timeout {
-                method,
-                after: CALL_TIMEOUT,
-            };
-            crate::metrics::global().slack_call(method, Some(error.kind()));
-            Err(error)
-        }
-    }
-}
-
-/// Ends every call: slack-morphism's error becomes a [`SlackApiError`], and the call (with
-/// its error kind) is counted in the metrics.
-trait Observed<T> {
-    fn observed(self, method: &'static str) -> Result<T, SlackApiError>;
-}
-
-impl<T> Observed<T> for Result<T, SlackClientError> {
-    fn observed(self, method: &'static str) -> Result<T, SlackApiError> {
-        let result = self.map_err(|e| SlackApiError::from_client(method, e));
-        crate::metrics::global().slack_call(method, result.as_ref().err().map(SlackApiError::kind));
-        result
-    }
-}
-
 /// The bot's Slack Web API client.
 #[derive(Clone)]
 pub struct SlackApi {
@@ -183,6 +152,8 @@ pub struct SlackApi {
     team_id: Arc<OnceLock<String>>,
     /// The connector's cap, shared with the client (for [`SlackApi::idle_connections`]).
     connections: LimitedConnector,
+    /// Where its calls are counted; the reply queues and the scheduler count there too.
+    metrics: Arc<Metrics>,
 }
 
 /// A channel as `conversations.info` describes it.
@@ -244,7 +215,38 @@ impl SlackApi {
             token: Arc::new(SlackApiTokenValue(bot_token.expose_secret().to_owned())),
             team_id: Arc::new(OnceLock::new()),
             connections,
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// The same client, counting its calls (and, through it, replies and sweeps) in
+    /// `metrics`, the running bot's.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        SlackApi { metrics, ..self }
+    }
+
+    /// Where this client's calls are counted.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Runs one call with [`CALL_TIMEOUT`]: slack-morphism's error becomes a
+    /// [`SlackApiError`], and the call (with its error kind) is counted in the metrics.
+    async fn bounded<T>(
+        &self,
+        method: &'static str,
+        call: impl std::future::Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, SlackApiError> {
+        let result = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Ok(result) => result.map_err(|e| SlackApiError::from_client(method, e)),
+            Err(_) => Err(SlackApiError::Timeout {
+                method,
+                after: CALL_TIMEOUT,
+            }),
+        };
+        self.metrics
+            .slack_call(method, result.as_ref().err().map(SlackApiError::kind));
+        result
     }
 
     /// Asks `auth.test` which workspace the token belongs to and remembers it, so that
@@ -280,11 +282,12 @@ impl SlackApi {
                 .with_blocks(blocks),
         )
         .opt_thread_ts(thread_ts.map(Into::into));
-        let response = bounded(
-            "chat.postMessage",
-            self.client.open_session(&token).chat_post_message(&request),
-        )
-        .await?;
+        let response = self
+            .bounded(
+                "chat.postMessage",
+                self.client.open_session(&token).chat_post_message(&request),
+            )
+            .await?;
         Ok(response.ts.0)
     }
 
@@ -304,7 +307,7 @@ impl SlackApi {
                 .with_blocks(blocks),
             ts.into(),
         );
-        bounded(
+        self.bounded(
             "chat.update",
             self.client.open_session(&token).chat_update(&request),
         )
@@ -327,7 +330,7 @@ impl SlackApi {
             SlackMessageContent::new().with_text(text),
         )
         .opt_thread_ts(thread_ts.map(Into::into));
-        bounded(
+        self.bounded(
             "chat.postEphemeral",
             self.client
                 .open_session(&token)
@@ -341,7 +344,7 @@ impl SlackApi {
     pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), SlackApiError> {
         let token = self.token();
         let request = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
-        bounded(
+        self.bounded(
             "views.open",
             self.client.open_session(&token).views_open(&request),
         )
@@ -353,7 +356,7 @@ impl SlackApi {
     pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), SlackApiError> {
         let token = self.token();
         let request = SlackApiViewsPublishRequest::new(user.into(), view);
-        bounded(
+        self.bounded(
             "views.publish",
             self.client.open_session(&token).views_publish(&request),
         )
@@ -365,20 +368,23 @@ impl SlackApi {
     pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackApiError> {
         let token = self.token();
         let request = SlackApiUserGroupsUsersListRequest::new(group.into());
-        let response = bounded(
-            "usergroups.users.list",
-            self.client
-                .open_session(&token)
-                .usergroups_users_list(&request),
-        )
-        .await?;
+        let response = self
+            .bounded(
+                "usergroups.users.list",
+                self.client
+                    .open_session(&token)
+                    .usergroups_users_list(&request),
+            )
+            .await?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
     }
 
     /// Who the bot token belongs to (`check-config`).
     pub async fn auth_test(&self) -> Result<BotIdentity, SlackApiError> {
         let token = self.token();
-        let response = bounded("auth.test", self.client.open_session(&token).auth_test()).await?;
+        let response = self
+            .bounded("auth.test", self.client.open_session(&token).auth_test())
+            .await?;
         Ok(BotIdentity {
             user_id: response.user_id.0,
             team: response.team,
@@ -392,13 +398,14 @@ impl SlackApi {
     pub async fn channel_info(&self, channel: &str) -> Result<ChannelInfo, SlackApiError> {
         let token = self.token();
         let request = SlackApiConversationsInfoRequest::new(channel.into());
-        let response = bounded(
-            "conversations.info",
-            self.client
-                .open_session(&token)
-                .conversations_info(&request),
-        )
-        .await?;
+        let response = self
+            .bounded(
+                "conversations.info",
+                self.client
+                    .open_session(&token)
+                    .conversations_info(&request),
+            )
+            .await?;
         Ok(ChannelInfo {
             name: response.channel.name,
             is_member: response.channel.flags.is_member.unwrap_or(false),

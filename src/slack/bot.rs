@@ -79,7 +79,7 @@ impl SlackBot {
         approvers: Arc<ApproverDirectory>,
         channel: String,
     ) -> Arc<Self> {
-        let stats = Arc::new(ReplyStats::default());
+        let stats = Arc::new(ReplyStats::new(Arc::clone(api.metrics())));
         let (replies, reply_queue) = outbox::lane(
             outbox::REPLY_QUEUE,
             outbox::REPLY_STALE_AFTER,

@@ -8,6 +8,7 @@
 //! is too old when its turn comes, or that finds its queue full, is dropped and counted
 //! ([`ReplyStats`], and `scim_rotator_slack_replies_total` in the metrics).
 
+use crate::metrics::Metrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -40,9 +41,19 @@ pub struct ReplyStats {
     pub dropped_full: AtomicU64,
     /// Taken from the queue by its worker (then sent, failed or found stale).
     pub taken: AtomicU64,
+    /// The bot's metrics, which count the same outcomes for `/metrics`.
+    metrics: Arc<Metrics>,
 }
 
 impl ReplyStats {
+    /// Counts that are also reported in `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        ReplyStats {
+            metrics,
+            ..ReplyStats::default()
+        }
+    }
+
     /// Replies whose fate is known: sent, failed or dropped.
     pub fn accounted(&self) -> u64 {
         self.sent.load(Ordering::SeqCst)
@@ -69,12 +80,12 @@ impl ReplyStats {
             ReplyOutcome::QueueFull => &self.dropped_full,
         };
         counter.fetch_add(1, Ordering::SeqCst);
-        crate::metrics::global().slack_reply(outcome.label());
+        self.metrics.slack_reply(outcome);
     }
 }
 
 /// What became of one reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReplyOutcome {
     Sent,
     Failed,
@@ -83,6 +94,14 @@ pub enum ReplyOutcome {
 }
 
 impl ReplyOutcome {
+    pub const ALL: [ReplyOutcome; 4] = [
+        ReplyOutcome::Sent,
+        ReplyOutcome::Failed,
+        ReplyOutcome::Stale,
+        ReplyOutcome::QueueFull,
+    ];
+
+    /// The metrics label.
     pub fn label(self) -> &'static str {
         match self {
             ReplyOutcome::Sent => "sent",
@@ -141,7 +160,7 @@ impl<T> Lane<T> {
         match self.queue.try_send(queued) {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::SeqCst);
-                crate::metrics::global().reply_waiting(true);
+                self.stats.metrics.reply_waiting(true);
                 true
             }
             Err(_) => {
@@ -158,7 +177,7 @@ impl<T> LaneReceiver<T> {
         loop {
             let queued = self.queue.recv().await?;
             self.stats.taken.fetch_add(1, Ordering::SeqCst);
-            crate::metrics::global().reply_waiting(false);
+            self.stats.metrics.reply_waiting(false);
             let waited = queued.at.elapsed();
             if is_stale(waited, self.stale_after) {
                 self.stats.record(ReplyOutcome::Stale);

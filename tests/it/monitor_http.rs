@@ -265,10 +265,14 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(
         response.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     let text = response.text().await.unwrap();
-    for line in text.lines().filter(|l| l.starts_with('#')) {
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics ends with # EOF:\n{text}"
+    );
+    for line in text.lines().filter(|l| l.starts_with('#') && *l != "# EOF") {
         assert!(
             line.starts_with("# HELP scim_rotator_") || line.starts_with("# TYPE scim_rotator_"),
             "{line}"
@@ -292,7 +296,7 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
         get(r#"scim_rotator_rotations{state="AwaitingApproval"}"#),
         0.0
     );
-    // Counters are process-wide (other tests in this binary add to them): at least ours.
+    // The counters are this app's own (there is no process-wide instance).
     assert!(get("scim_rotator_sweeps_total") >= 1.0);
     assert!(get(r#"scim_rotator_warnings_sent_total{kind="expiry_threshold"}"#) >= 1.0);
     assert!(get("scim_rotator_graph_calls_total") >= 1.0);

@@ -133,7 +133,11 @@ fn process(config: &Config, clock: &ManualClock) -> (Arc<Store>, Arc<Engine>, Ar
         Arc::new(clock.clone()),
         Policy::default(),
         Duration::hours(24),
-        connection_runtimes(config, super::test_retry()),
+        connection_runtimes(
+            config,
+            super::test_retry(),
+            &Arc::new(scim_rotator::metrics::Metrics::new()),
+        ),
         ScimProbe::new(super::test_retry()),
     );
     // The fake Slack does not limit: pacing would only make the walks slow.
