@@ -1,9 +1,9 @@
-//! The monitor against the fake Slack and Microsoft: expiry warnings once per threshold,
+//! The scheduler against the fake Slack and Microsoft: expiry warnings once per threshold,
 //! across restarts, crashes and overlapping sweeps; the Entra job watch.
 
 use std::sync::Arc;
 
-use crate::support::monitor::MonitorEnv;
+use crate::support::scheduler::SchedulerEnv;
 use chrono::Duration;
 use scim_rotator::azure::JobStatus;
 use scim_rotator::rotation::Actor;
@@ -28,7 +28,7 @@ fn has_button(message: &StoredMessage, action_id: &str) -> bool {
 
 /// Walks a token from 40 days before expiry to 3 days after, one sweep a day;
 /// `between_sweeps` runs after each day's sweep (a restart, a second sweep, …).
-async fn walk(env: &mut MonitorEnv, mut between_sweeps: impl AsyncFnMut(&mut MonitorEnv)) {
+async fn walk(env: &mut SchedulerEnv, mut between_sweeps: impl AsyncFnMut(&mut SchedulerEnv)) {
     let expires = env.now() + Duration::days(40);
     env.register_token("tok-123", expires);
     for _day in 0..=43 {
@@ -39,7 +39,7 @@ async fn walk(env: &mut MonitorEnv, mut between_sweeps: impl AsyncFnMut(&mut Mon
 }
 
 /// What a walk must leave in the channel: one message, eight replies in its thread.
-fn assert_walk_result(env: &MonitorEnv) {
+fn assert_walk_result(env: &SchedulerEnv) {
     let top = env.top_level();
     assert_eq!(top.len(), 1, "one top-level message per token cycle");
     let first = &top[0];
@@ -84,7 +84,7 @@ fn assert_walk_result(env: &MonitorEnv) {
 
 #[tokio::test]
 async fn a_token_walked_past_expiry_gets_each_warning_once_in_one_thread() {
-    let mut env = MonitorEnv::start().await;
+    let mut env = SchedulerEnv::start().await;
     walk(&mut env, async |_| {}).await;
     assert_walk_result(&env);
     assert_eq!(env.store.verify_audit().unwrap(), Ok(10));
@@ -92,7 +92,7 @@ async fn a_token_walked_past_expiry_gets_each_warning_once_in_one_thread() {
 
 #[tokio::test]
 async fn a_restart_after_any_sweep_repeats_nothing() {
-    let mut env = MonitorEnv::start().await;
+    let mut env = SchedulerEnv::start().await;
     walk(&mut env, async |env| {
         env.restart();
         // The restarted bot sweeps at once, at the same time of day.
@@ -105,7 +105,7 @@ async fn a_restart_after_any_sweep_repeats_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlapping_sweeps_post_each_warning_once() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     let other = env.other_process();
     // Each round is a new token (a new warning cycle) swept by two processes at once, on two
     // threads, so that their reads and claims interleave.
@@ -125,7 +125,7 @@ async fn overlapping_sweeps_post_each_warning_once() {
 
 #[tokio::test]
 async fn a_crash_between_claim_and_post_never_posts_that_warning_again() {
-    let mut env = MonitorEnv::start().await;
+    let mut env = SchedulerEnv::start().await;
     env.register_token("tok-123", env.now() + Duration::days(14));
     // The post of the 14-day warning never gets an answer; the process dies meanwhile.
     env.slack().hang_next("chat.postMessage");
@@ -152,7 +152,7 @@ async fn a_crash_between_claim_and_post_never_posts_that_warning_again() {
 
 #[tokio::test]
 async fn a_warning_slack_refused_is_sent_by_the_next_sweep() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     env.register_token("tok-123", env.now() + Duration::days(30));
     env.slack()
         .fail_next("chat.postMessage", SlackFault::error("channel_not_found"));
@@ -171,7 +171,7 @@ async fn a_warning_slack_refused_is_sent_by_the_next_sweep() {
 
 #[tokio::test]
 async fn a_warning_whose_thread_is_gone_is_posted_as_a_new_message() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     env.register_token("tok-123", env.now() + Duration::days(14));
     env.sweep().await;
     // Someone deleted the first warning: Slack refuses replies in its thread.
@@ -187,7 +187,7 @@ async fn a_warning_whose_thread_is_gone_is_posted_as_a_new_message() {
 
 #[tokio::test]
 async fn an_open_rotation_silences_all_but_the_critical_warnings() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     let expires = env.now() + Duration::days(7);
     env.register_token("tok-123", expires);
     let started = env
@@ -223,7 +223,7 @@ async fn an_open_rotation_silences_all_but_the_critical_warnings() {
 
 #[tokio::test]
 async fn an_unknown_expiry_is_warned_about_once_and_shown_as_unknown() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     let first = env.sweep().await;
     assert_eq!(
         first.lines()[0],
@@ -240,7 +240,7 @@ async fn an_unknown_expiry_is_warned_about_once_and_shown_as_unknown() {
     );
     assert!(has_button(&top[0], ids::START_ROTATION));
 
-    let rows = crate::support::monitor::status_rows(&env);
+    let rows = crate::support::scheduler::status_rows(&env);
     let status = scim_rotator::slack::render::status_message(&rows, env.now());
     assert!(
         status.text.contains("1 with unknown expiry"),
@@ -251,7 +251,7 @@ async fn an_unknown_expiry_is_warned_about_once_and_shown_as_unknown() {
 
 #[tokio::test]
 async fn a_preview_says_what_a_sweep_would_post_and_changes_nothing() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     let expires = env.now() + Duration::days(40);
     env.register_token("tok-123", expires);
     env.sweep().await; // nothing due yet
@@ -272,7 +272,7 @@ async fn a_preview_says_what_a_sweep_would_post_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_quarantine_is_alerted_once_per_series_and_its_recovery_once() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     env.register_token("tok-123", env.now() + Duration::days(200));
     assert_eq!(env.sweep().await.posted(), 0, "a healthy job says nothing");
 
@@ -331,7 +331,7 @@ async fn a_quarantine_is_alerted_once_per_series_and_its_recovery_once() {
 
 #[tokio::test]
 async fn graph_failures_show_in_status_at_once_and_warn_the_channel_after_three_sweeps() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     env.register_token("tok-123", env.now() + Duration::days(200));
     env.sweep().await; // discovery done, Graph fine
     env.world.cloud.microsoft.faults().push(
@@ -342,7 +342,7 @@ async fn graph_failures_show_in_status_at_once_and_warn_the_channel_after_three_
             times: usize::MAX,
         },
     );
-    let problem = |env: &MonitorEnv| {
+    let problem = |env: &SchedulerEnv| {
         env.store
             .scheduler_state(&format!("graph_problem:{CONNECTION}"))
             .unwrap()
@@ -353,7 +353,7 @@ async fn graph_failures_show_in_status_at_once_and_warn_the_channel_after_three_
         assert!(problem(&env).unwrap().contains("lacks permission"));
         env.clock.advance(Duration::hours(1));
     }
-    let rows = crate::support::monitor::status_rows(&env);
+    let rows = crate::support::scheduler::status_rows(&env);
     let status = scim_rotator::slack::render::status_message(&rows, env.now());
     assert!(
         status.text.contains("1 that I cannot check in Entra"),

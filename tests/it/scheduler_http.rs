@@ -1,4 +1,4 @@
-//! The monitor's HTTP endpoints on the running bot: AWS Health events as an EventBridge API
+//! The scheduler's HTTP endpoints on the running bot: AWS Health events as an EventBridge API
 //! destination sends them, and `/metrics` as Prometheus scrapes it.
 
 use crate::support::app::TestApp;

@@ -6,7 +6,7 @@ pub mod binary;
 pub mod browser;
 pub mod config_file;
 pub mod isolated;
-pub mod monitor;
+pub mod scheduler;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use scim_rotator::audit::NewAuditRecord;

@@ -1,4 +1,4 @@
-//! The monitor (scheduler) against the sandbox world, swept by hand with a manual clock.
+//! The scheduler against the sandbox world, swept by hand with a manual clock.
 //! A "restart" opens the same database file again with a new engine and scheduler, as a new
 //! process would.
 
@@ -19,7 +19,7 @@ use scim_rotator::store::{NewToken, Store};
 use secrecy::SecretString;
 use std::sync::Arc;
 
-pub struct MonitorEnv {
+pub struct SchedulerEnv {
     pub clock: ManualClock,
     pub world: SandboxWorld,
     /// Holds the database's temporary directory for as long as the test runs.
@@ -31,14 +31,14 @@ pub struct MonitorEnv {
     pub scheduler: Arc<Scheduler>,
 }
 
-impl MonitorEnv {
-    pub async fn start() -> MonitorEnv {
+impl SchedulerEnv {
+    pub async fn start() -> SchedulerEnv {
         let clock = ManualClock::new(super::start_time());
         let world = SandboxWorld::start(Arc::new(clock.clone()), Duration::days(300)).await;
         let dir = tempfile::tempdir().unwrap();
         let config = world.config(&dir.path().join("bot.db"), SlackMode::Http);
         let (store, engine, scheduler) = process(&config, &clock);
-        MonitorEnv {
+        SchedulerEnv {
             clock,
             world,
             _dir: dir,
@@ -152,7 +152,7 @@ fn process(config: &Config, clock: &ManualClock) -> (Arc<Store>, Arc<Engine>, Ar
 }
 
 /// The rows `/scim status` shows, read as the running bot reads them.
-pub fn status_rows(env: &MonitorEnv) -> Vec<scim_rotator::slack::render::StatusRow> {
+pub fn status_rows(env: &SchedulerEnv) -> Vec<scim_rotator::slack::render::StatusRow> {
     let api = SlackApi::new(
         &env.config.slack.api_url,
         &SecretString::from(identity::BOT_TOKEN),
