@@ -39,6 +39,9 @@ pub struct Metrics {
     slack_calls: Mutex<BTreeMap<&'static str, u64>>,
     /// By (method, error kind).
     slack_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Slack requests refused before they reached the bot, by reason (another workspace,
+    /// enterprise or app; a replayed signed request).
+    slack_refused: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 static GLOBAL: Metrics = Metrics::new();
@@ -66,6 +69,7 @@ impl Metrics {
             graph_errors: Mutex::new(BTreeMap::new()),
             slack_calls: Mutex::new(BTreeMap::new()),
             slack_errors: Mutex::new(BTreeMap::new()),
+            slack_refused: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -92,6 +96,17 @@ impl Metrics {
         if let Some(kind) = error {
             bump(&self.slack_errors, (method, kind));
         }
+    }
+
+    /// A Slack request was refused for `reason` (`other_team`, `other_enterprise`,
+    /// `other_app`, `replay`).
+    pub fn slack_refused(&self, reason: &'static str) {
+        bump(&self.slack_refused, reason);
+    }
+
+    /// Slack requests refused for `reason` so far.
+    pub fn slack_refusals(&self, reason: &str) -> u64 {
+        copy(&self.slack_refused).get(reason).copied().unwrap_or(0)
     }
 
     pub fn sweeps(&self) -> u64 {
@@ -247,6 +262,20 @@ pub fn render(metrics: &Metrics, gauges: &Gauges) -> String {
             &mut out,
             "scim_rotator_slack_errors_total",
             &[("method", method), ("kind", &kind)],
+            n,
+        );
+    }
+    family(
+        &mut out,
+        "scim_rotator_slack_refused_total",
+        "counter",
+        "Slack requests refused before reaching the bot, by reason (other_team, other_enterprise, other_app, replay).",
+    );
+    for (reason, n) in copy(&metrics.slack_refused) {
+        sample(
+            &mut out,
+            "scim_rotator_slack_refused_total",
+            &[("reason", reason)],
             n,
         );
     }

@@ -11,6 +11,8 @@ use crate::metrics::{self, Gauges};
 use crate::rotation::expiry::days_left;
 use crate::scheduler::Scheduler;
 use crate::slack::bot::SlackBot;
+use crate::slack::identity::Origin;
+use crate::slack::inbound::{self, InboundGuard, require_content_type};
 use crate::slack::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::store::Store;
 use axum::Router;
@@ -60,6 +62,8 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 pub struct SlackEndpoints {
     pub bot: Arc<SlackBot>,
     pub signing_secret: SecretString,
+    /// Replay guard and workspace/app identity (`crate::slack::inbound`).
+    pub guard: Arc<InboundGuard>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -136,7 +140,7 @@ fn api_key_matches(secret: &SecretString, given: Option<&axum::http::HeaderValue
 }
 
 /// `POST /aws/health-events`: an EventBridge event, as an API destination sends it.
-/// 401 without the right key, 400 for a body that is not an event, 202 for events the bot
+/// 401 without the right key, 415 unless it is sent as JSON, 400 for a body that is not an event, 202 for events the bot
 /// does not handle (other types, unknown accounts), 200 with what was done otherwise, and
 /// 503 when the database cannot record it (EventBridge retries).
 async fn aws_health_event(
@@ -156,6 +160,9 @@ async fn aws_health_event(
             "refused an AWS Health event: missing or wrong x-api-key"
         );
         return refuse(StatusCode::UNAUTHORIZED, "missing or wrong x-api-key");
+    }
+    if let Err(refusal) = require_content_type(&headers, inbound::JSON) {
+        return refusal.into_response();
     }
     let event = match health::parse_event(&body) {
         Ok(event) => event,
@@ -222,7 +229,28 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
     (status, reason.to_owned()).into_response()
 }
 
+/// The signature (401), then the replay guard (401), then the content type (415).
 fn verified<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    content_type: &str,
+) -> Result<&'a SlackEndpoints, inbound::Refusal> {
+    let slack = signed(state, headers, body)?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let timestamp = header(TIMESTAMP_HEADER)
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .unwrap_or_default();
+    slack.guard.first_use(
+        timestamp,
+        header(SIGNATURE_HEADER).unwrap_or_default(),
+        state.clock.now(),
+    )?;
+    require_content_type(headers, content_type)?;
+    Ok(slack)
+}
+
+fn signed<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -250,11 +278,19 @@ fn verified<'a>(
 }
 
 async fn slack_events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let slack = match verified(&state, &headers, &body) {
+    let slack = match verified(&state, &headers, &body, inbound::JSON) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),
     };
-    let event: SlackPushEvent = match serde_json::from_slice(&body) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "malformed event: not JSON");
+    };
+    if value["type"] != "url_verification" {
+        if let Err(refusal) = slack.guard.admit(&Origin::of_event_json(&value), "event") {
+            return refusal.into_response();
+        }
+    }
+    let event: SlackPushEvent = match serde_json::from_value(value) {
         Ok(event) => event,
         Err(_) => {
             return refuse(
@@ -294,7 +330,7 @@ async fn slack_interactivity(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let slack = match verified(&state, &headers, &body) {
+    let slack = match verified(&state, &headers, &body, inbound::FORM) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),
     };
@@ -304,7 +340,19 @@ async fn slack_interactivity(
             "malformed interaction: expected a form field 'payload'",
         );
     };
-    let event: SlackInteractionEvent = match serde_json::from_str(&form.payload) {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&form.payload) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "malformed interaction: payload is not JSON",
+        );
+    };
+    if let Err(refusal) = slack
+        .guard
+        .admit(&Origin::of_interaction_json(&value), "interaction")
+    {
+        return refusal.into_response();
+    }
+    let event: SlackInteractionEvent = match serde_json::from_value(value) {
         Ok(event) => event,
         Err(_) => {
             return refuse(
@@ -326,10 +374,20 @@ async fn slack_commands(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let slack = match verified(&state, &headers, &body) {
+    let slack = match verified(&state, &headers, &body, inbound::FORM) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),
     };
+    let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "malformed slash command form");
+    };
+    if let Err(refusal) = slack
+        .guard
+        .admit(&Origin::of_command_form(&fields), "command")
+    {
+        return refusal.into_response();
+    }
+    drop(fields);
     let event: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
         Ok(event) => event,
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "malformed slash command form"),

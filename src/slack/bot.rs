@@ -454,9 +454,21 @@ impl SlackBot {
             tracing::debug!(event_id = %event.event_id.0, "redelivered event dropped");
             return;
         }
-        if let SlackEventCallbackBody::AppHomeOpened(opened) = event.event {
-            let bot = Arc::clone(self);
-            tokio::spawn(async move { bot.publish_home(&opened.user.0).await });
+        match event.event {
+            SlackEventCallbackBody::AppHomeOpened(opened) => {
+                let bot = Arc::clone(self);
+                tokio::spawn(async move { bot.publish_home(&opened.user.0).await });
+            }
+            // Approver groups changed: applied before the ack (see `approvers`).
+            SlackEventCallbackBody::Unknown(body) => {
+                if let Some(change) = super::approvers::GroupChange::from_event(&body) {
+                    let approvers = Arc::clone(&self.approvers);
+                    if approvers.apply(&change) {
+                        tokio::spawn(async move { approvers.apply_event(change).await });
+                    }
+                }
+            }
+            _ => {}
         }
     }
 

@@ -7,10 +7,13 @@
 pub mod api;
 pub mod approvers;
 pub mod bot;
+pub mod identity;
 pub mod ids;
+pub mod inbound;
 pub mod interaction;
 pub mod presenter;
 pub mod render;
+pub mod replay;
 pub mod signature;
 pub mod slash;
 pub mod socket;

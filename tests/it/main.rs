@@ -6,6 +6,7 @@
 
 mod support;
 
+mod approver_events;
 mod check_config;
 mod cli;
 mod config;
@@ -23,4 +24,6 @@ mod secret_hygiene;
 mod slack_api;
 mod slack_http;
 mod slack_socket;
+mod slack_trust;
+mod socket_liveness;
 mod sweep_cli;
