@@ -7,6 +7,7 @@
 mod support;
 
 mod approver_events;
+mod browser;
 mod check_config;
 mod cli;
 mod config;
