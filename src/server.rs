@@ -362,6 +362,10 @@ async fn slack_interactivity(
         }
     };
     drop(form);
+    if let Some(reason) = crate::slack::interaction::malformed(&event) {
+        tracing::warn!(reason, "refused a Slack interaction");
+        return refuse(StatusCode::BAD_REQUEST, reason);
+    }
     match slack.bot.handle_interaction(event).await {
         SlackInteractionResponse::Empty => StatusCode::OK.into_response(),
         SlackInteractionResponse::ViewSubmission(response) => axum::Json(response).into_response(),

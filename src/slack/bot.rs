@@ -7,6 +7,7 @@
 
 use super::api::SlackApi;
 use super::approvers::ApproverDirectory;
+use super::binding::{self, ModalSeal};
 use super::interaction::{self, Button, Click, Interaction, Registration, TokenSubmission};
 use super::render::{self, ConnectionInfo, StatusRow};
 use super::slash::{self, SlashCommand};
@@ -35,6 +36,8 @@ pub struct SlackBot {
     pub channel: String,
     pub allow_self_approval: bool,
     seen_events: Mutex<(HashSet<String>, VecDeque<String>)>,
+    /// Seals modal metadata to the user and request it was opened for (`binding`).
+    seal: ModalSeal,
 }
 
 impl SlackBot {
@@ -52,6 +55,7 @@ impl SlackBot {
             channel,
             allow_self_approval,
             seen_events: Mutex::new((HashSet::new(), VecDeque::new())),
+            seal: ModalSeal::random(),
         })
     }
 
@@ -62,10 +66,19 @@ impl SlackBot {
     /// Handles an interaction; the result is the acknowledgement's content.
     pub async fn handle_interaction(
         self: &Arc<Self>,
-        event: SlackInteractionEvent,
+        mut event: SlackInteractionEvent,
     ) -> SlackInteractionResponse {
+        if let SlackInteractionEvent::ViewSubmission(submission) = &mut event {
+            if let Some(refusal) = self.unsealed(submission) {
+                return refusal;
+            }
+        }
         match interaction::parse(event) {
             Interaction::Click(click) => {
+                if let Some(refusal) = self.foreign_click(&click) {
+                    self.reply_later(click.channel, click.user, click.thread_ts, refusal);
+                    return SlackInteractionResponse::Empty;
+                }
                 if let Button::EnterToken(_) = click.action {
                     self.open_token_modal(click).await;
                 } else {
@@ -97,9 +110,72 @@ impl SlackBot {
             Interaction::InvalidSubmission(errors) => SlackInteractionResponse::ViewSubmission(
                 SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors)),
             ),
+            Interaction::NotUnderstood {
+                user,
+                channel,
+                thread_ts,
+                what,
+            } => {
+                tracing::info!("a click the bot cannot act on was answered");
+                self.reply_later(channel, user, thread_ts, what);
+                SlackInteractionResponse::Empty
+            }
             Interaction::Ignored(why) => {
                 tracing::debug!(why, "interaction ignored");
                 SlackInteractionResponse::Empty
+            }
+        }
+    }
+
+    /// Opens a submitted modal's sealed metadata; a tampered or stale one is answered inside
+    /// the modal, on its first input, and goes no further.
+    fn unsealed(
+        &self,
+        submission: &mut SlackInteractionViewSubmissionEvent,
+    ) -> Option<SlackInteractionResponse> {
+        let block = match &submission.view.view {
+            SlackView::Modal(modal) => match modal.callback_id.as_ref().map(|c| c.0.as_str()) {
+                Some(super::ids::SUBMIT_TOKEN) => super::ids::TOKEN_BLOCK,
+                Some(super::ids::REGISTER_TOKEN) => super::ids::TOKEN_ID_BLOCK,
+                _ => return None,
+            },
+            SlackView::Home(_) => return None,
+        };
+        if self.seal.open_submission(submission) {
+            return None;
+        }
+        tracing::warn!("refused a modal submission whose metadata does not match what was opened");
+        Some(view_errors([(block, binding::STALE_MODAL)]))
+    }
+
+    /// Why a rotation button may not act: it is not on one of that rotation's messages.
+    fn foreign_click(&self, click: &Click) -> Option<String> {
+        let rotation = match &click.action {
+            Button::StartRotation(_) => return None,
+            Button::Approve(id)
+            | Button::Reject(id)
+            | Button::Cancel(id)
+            | Button::EnterToken(id)
+            | Button::ConfirmDeleted(id)
+            | Button::Retry(id) => *id,
+        };
+        match binding::click_belongs(
+            self.engine.store(),
+            rotation,
+            click.channel.as_deref(),
+            click.message_ts.as_deref(),
+        ) {
+            Ok(true) => None,
+            Ok(false) => {
+                tracing::warn!(
+                    rotation = rotation.0,
+                    "refused a click on another rotation's message"
+                );
+                Some(binding::FOREIGN_BUTTON.to_owned())
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "cannot read rotation messages");
+                Some("Something went wrong on the bot's side; it has been logged.".to_owned())
             }
         }
     }
@@ -168,7 +244,8 @@ impl SlackBot {
                 };
                 let default_expiry =
                     self.engine.now().date_naive() + Duration::days(TOKEN_LIFETIME_DAYS);
-                let view = render::token_modal(&rotation, &info, default_expiry);
+                let mut view = render::token_modal(&rotation, &info, default_expiry);
+                self.seal.seal_view(&mut view, &click.user);
                 match self.api.open_view(&click.trigger_id, view).await {
                     Ok(()) => None,
                     Err(error) => {
@@ -415,8 +492,9 @@ impl SlackBot {
                         vec![],
                     );
                 }
-                let view =
+                let mut view =
                     render::register_modal(&connection, &event.channel_id.0, now.date_naive());
+                self.seal.seal_view(&mut view, &user);
                 match self.api.open_view(&event.trigger_id.0, view).await {
                     Ok(()) => SlackCommandEventResponse::new(SlackMessageContent::new()),
                     Err(error) => {

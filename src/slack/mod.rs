@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod approvers;
+pub mod binding;
 pub mod bot;
 pub mod identity;
 pub mod ids;

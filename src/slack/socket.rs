@@ -87,6 +87,11 @@ async fn on_interaction(
     if !admitted(&state, Origin::of_interaction(&event), "interaction").await {
         return Ok(SlackInteractionResponse::Empty);
     }
+    if let Some(reason) = super::interaction::malformed(&event) {
+        // Nobody to answer over a socket: acked (a redelivery would be as malformed), logged.
+        tracing::warn!(reason, "ignored a Socket Mode interaction");
+        return Ok(SlackInteractionResponse::Empty);
+    }
     match bot_of(&state).await {
         Some(bot) => Ok(bot.handle_interaction(event).await),
         None => Ok(SlackInteractionResponse::Empty),

@@ -22,6 +22,7 @@ mod run_binary;
 mod sandbox_slack;
 mod scim_probe;
 mod secret_hygiene;
+mod slack_answers;
 mod slack_api;
 mod slack_http;
 mod slack_socket;
