@@ -18,6 +18,7 @@ mod manifest;
 mod monitor;
 mod monitor_http;
 mod no_token_in_logs;
+mod parsers_prop;
 mod run_binary;
 mod sandbox_slack;
 mod scim_probe;

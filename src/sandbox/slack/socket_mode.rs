@@ -482,6 +482,14 @@ impl FakeSlack {
         silenced
     }
 
+    /// Sends `text` as one frame on every live connection, as is: for tests of what the
+    /// client does with frames that are not envelopes. Returns how many were reached.
+    pub fn send_raw_socket_frame(&self, text: &str) -> usize {
+        self.shared
+            .sockets
+            .broadcast(&Message::text(text.to_owned()), false)
+    }
+
     /// How many Socket Mode connections were ever opened (numbers go 1, 2, …).
     pub fn socket_connections_opened(&self) -> u64 {
         self.shared.sockets.state().next_connection
