@@ -255,10 +255,8 @@ proptest! {
         let _ = Origin::of_event_json(&value);
         let _ = GroupChange::from_event(&value);
         let _ = GroupChange::from_event(&inner);
-        if let Ok(event) = serde_json::from_value::<SlackPushEvent>(value) {
-            if let SlackPushEvent::EventCallback(callback) = event {
-                let _ = Origin::of_event(&callback);
-            }
+        if let Ok(SlackPushEvent::EventCallback(callback)) = serde_json::from_value::<SlackPushEvent>(value) {
+            let _ = Origin::of_event(&callback);
         }
         let wrapped = json!({"type": "event_callback", "team_id": TEAM_ID, "api_app_id": APP_ID,
                              "event_id": "Ev1", "event_time": 1, "event": inner});
