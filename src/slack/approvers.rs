@@ -17,6 +17,9 @@ pub struct ApproverDirectory {
     /// Members by group, as last read successfully.
     members: RwLock<HashMap<String, HashSet<String>>>,
     api: SlackApi,
+    /// Wakes the refresh task early (an event that did not say who is in a group);
+    /// coalesced, so a burst of events costs one re-read.
+    wake: tokio::sync::Notify,
 }
 
 impl ApproverDirectory {
@@ -26,6 +29,7 @@ impl ApproverDirectory {
             groups: groups.to_vec(),
             members: RwLock::new(HashMap::new()),
             api,
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -91,7 +95,10 @@ impl ApproverDirectory {
         }
         let mut ticker = tokio::time::interval(every);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = self.wake.notified() => {}
+            }
             let _ = self.refresh().await;
         }
     }
@@ -192,13 +199,12 @@ impl ApproverDirectory {
         }
     }
 
-    /// Applies a pushed change and, when the event was not enough, re-reads that group.
-    pub async fn apply_event(&self, change: GroupChange) {
+    /// Applies a pushed change at once and, when the event was not enough, asks the
+    /// refresh task to re-read the groups now (nothing is spawned per event).
+    pub fn apply_event(&self, change: &GroupChange) {
         tracing::info!(group = %change.group(), "approver group changed in Slack");
-        if self.apply(&change) {
-            if let Err(error) = self.refresh().await {
-                tracing::warn!(error = %error, "cannot re-read approver groups after a change; the periodic re-read will retry");
-            }
+        if self.apply(change) {
+            self.wake.notify_one();
         }
     }
 }

@@ -8,7 +8,8 @@
 //! Every interaction, slash command and event is checked by [`WorkspaceIdentity::check`]
 //! before it is parsed further: over HTTP a refusal is a 403 with the reason, over Socket
 //! Mode the envelope is acked and ignored; both are counted in
-//! `scim_rotator_slack_refused_total{reason}`.
+//! `scim_rotator_requests_refused_total{reason}` (`other_team`, `other_enterprise`,
+//! `other_app`).
 //!
 //! Over Socket Mode the connection itself is opened with this app's `xapp-` token, so the
 //! app is known; slack-morphism's models keep `team.id` / `team_id` (checked) and, for
@@ -101,8 +102,7 @@ impl WorkspaceIdentity {
     /// Checks and, on refusal, logs and counts it.
     pub fn admit(&self, origin: &Origin, kind: &'static str) -> Result<(), IdentityRefusal> {
         self.check(origin).inspect_err(|refusal| {
-            tracing::warn!(kind, reason = %refusal, "refused a Slack request from another workspace or app");
-            crate::metrics::global().slack_refused(refusal.reason());
+            crate::metrics::refusals().refused(refusal.reason(), &format!("{kind}: {refusal}"));
         })
     }
 

@@ -40,14 +40,12 @@ impl InboundGuard {
         self.replay
             .first_use(timestamp, signature, now)
             .map_err(|refusal| {
-                tracing::warn!(reason = %refusal, "refused a Slack request");
-                match refusal {
-                    ReplayRefusal::Replayed => {
-                        crate::metrics::global().slack_refused("replay");
-                        (StatusCode::UNAUTHORIZED, refusal.to_string())
-                    }
-                    ReplayRefusal::Full => (StatusCode::SERVICE_UNAVAILABLE, refusal.to_string()),
-                }
+                let (reason, status) = match refusal {
+                    ReplayRefusal::Replayed => ("replay", StatusCode::UNAUTHORIZED),
+                    ReplayRefusal::Full => ("replay_guard_full", StatusCode::SERVICE_UNAVAILABLE),
+                };
+                crate::metrics::refusals().refused(reason, &refusal.to_string());
+                (status, refusal.to_string())
             })
     }
 
@@ -68,10 +66,13 @@ pub fn require_content_type(headers: &HeaderMap, expected: &str) -> Result<(), R
         .map(|value| value.split(';').next().unwrap_or_default().trim());
     match declared {
         Some(media) if media.eq_ignore_ascii_case(expected) => Ok(()),
-        _ => Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported content type: send Content-Type: {expected}"),
-        )),
+        _ => Err({
+            crate::metrics::refusals().refused("unsupported_media_type", expected);
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported content type: send Content-Type: {expected}"),
+            )
+        }),
     }
 }
 

@@ -12,6 +12,8 @@ pub mod identity;
 pub mod ids;
 pub mod inbound;
 pub mod interaction;
+pub mod outbox;
+pub mod pool;
 pub mod presenter;
 pub mod render;
 pub mod replay;

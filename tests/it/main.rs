@@ -7,11 +7,13 @@
 mod support;
 
 mod approver_events;
+mod bounded_slack;
 mod browser;
 mod check_config;
 mod cli;
 mod config;
 mod demo;
+mod durable_acks;
 mod engine;
 mod graph_client;
 mod manifest;
@@ -30,3 +32,4 @@ mod slack_socket;
 mod slack_trust;
 mod socket_liveness;
 mod sweep_cli;
+mod web_form;

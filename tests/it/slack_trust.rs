@@ -56,7 +56,7 @@ async fn a_signed_click_from_another_workspace_enterprise_or_app_is_refused_and_
     let (thread, approval) = requested(&app, &app.url).await;
     let before = (rotations(&app), app.audit_actions());
     for (origin, reason, forge) in FORGED_CLICKS {
-        let counted = metrics::global().slack_refusals(reason);
+        let counted = metrics::global().refused(reason);
         app.slack().tamper_next(forge);
         let click = app
             .slack()
@@ -66,7 +66,7 @@ async fn a_signed_click_from_another_workspace_enterprise_or_app_is_refused_and_
         assert_eq!(click.reply.status, 403, "{origin}: {}", click.reply.body);
         assert!(click.reply.body.contains("not this bot's"), "{origin}");
         assert!(
-            metrics::global().slack_refusals(reason) > counted,
+            metrics::global().refused(reason) > counted,
             "{origin} is counted as {reason}"
         );
         assert_eq!((rotations(&app), app.audit_actions()), before, "{origin}");
@@ -87,7 +87,7 @@ async fn a_signed_click_from_another_workspace_enterprise_or_app_is_refused_and_
         .await
         .unwrap();
     assert!(
-        metrics_text.contains("scim_rotator_slack_refused_total{reason=\"other_team\"}"),
+        metrics_text.contains("scim_rotator_requests_refused_total{reason=\"other_team\"}"),
         "{metrics_text}"
     );
     app.app.shutdown().await;
@@ -174,7 +174,7 @@ async fn over_socket_mode_another_workspaces_envelopes_are_acked_and_ignored() {
             // slack-morphism's models drop `enterprise`; the socket is the app's own.
             continue;
         }
-        let counted = metrics::global().slack_refusals(if origin == "another app" {
+        let counted = metrics::global().refused(if origin == "another app" {
             "other_app"
         } else {
             "other_team"
@@ -194,7 +194,7 @@ async fn over_socket_mode_another_workspaces_envelopes_are_acked_and_ignored() {
         assert_eq!(click.reply.body, "", "{origin}: a bare ack");
         assert_eq!((rotations(&app), app.audit_actions()), before, "{origin}");
         assert!(
-            metrics::global().slack_refusals(if origin == "another app" {
+            metrics::global().refused(if origin == "another app" {
                 "other_app"
             } else {
                 "other_team"
@@ -241,14 +241,14 @@ async fn a_captured_start_rotation_replayed_after_a_cancel_starts_nothing() {
         .unwrap();
     app.app.presented().await;
     let before = (rotations(&app), app.audit_actions());
-    let refused = metrics::global().slack_refusals("replay");
+    let refused = metrics::global().refused("replay");
 
     // Seconds later, well inside the 300 s window, the captured start is sent again.
     app.clock.advance(chrono::Duration::seconds(20));
     let replayed = app.slack().replay(&captured).await.unwrap();
     assert_eq!(replayed.status, 401, "{}", replayed.body);
     assert!(replayed.body.contains("replay"), "{}", replayed.body);
-    assert!(metrics::global().slack_refusals("replay") > refused);
+    assert!(metrics::global().refused("replay") > refused);
     app.app.presented().await;
     assert_eq!((rotations(&app), app.audit_actions()), before);
 

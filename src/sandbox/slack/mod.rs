@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+mod connections;
 mod delivery;
 mod error;
 pub mod identity;
@@ -39,6 +40,7 @@ pub mod signing;
 mod socket_mode;
 mod web_api;
 
+pub use connections::ConnectionCounts;
 pub use delivery::{BotReply, CapturedRequest, DELIVERY_TIMEOUT, Transport};
 pub use error::{InteractionError, WaitTimedOut};
 pub use interactivity::{Click, SlashCommand, Submission, UrlVerification, ViewOutcome};
@@ -89,6 +91,8 @@ struct Shared {
     /// The last signed HTTP request sent to the bot, byte for byte, as an attacker on the
     /// path would capture it ([`FakeSlack::replay_last_request`]).
     last_signed: Mutex<Option<delivery::CapturedRequest>>,
+    /// The TCP connections the bot holds to this fake, counted as they are accepted.
+    connections: Arc<ConnectionCounts>,
 }
 
 /// Changes a payload (for a slash command: its fields as a JSON object of strings).
@@ -152,8 +156,13 @@ impl FakeSlack {
             activity: watch::channel(0).0,
             tamper: Mutex::new(None),
             last_signed: Mutex::new(None),
+            connections: Arc::new(ConnectionCounts::default()),
         });
         let app = web_api::router(shared.clone()).merge(socket_mode::router(shared.clone()));
+        let listener = connections::CountingListener {
+            inner: listener,
+            counts: Arc::clone(&shared.connections),
+        };
         let task = tokio::spawn(async move {
             // Only ends when aborted or on an accept error, which the tests would notice.
             let _ = axum::serve(listener, app).await;
@@ -179,6 +188,12 @@ impl FakeSlack {
     /// `http://127.0.0.1:PORT/`.
     pub fn base_url(&self) -> Url {
         self.shared.base_url.clone()
+    }
+
+    /// The TCP connections made to this fake (Web API and Socket Mode alike), as its side
+    /// sees them: accepted so far, open now, most open at once.
+    pub fn connections(&self) -> &ConnectionCounts {
+        &self.shared.connections
     }
 
     /// The clock the fake reads (the one it was started with).
@@ -375,6 +390,11 @@ impl FakeSlack {
     /// The next call of `method` gets HTTP 429 with `Retry-After: retry_after_secs`.
     pub fn rate_limit_next(&self, method: &str, retry_after_secs: u64) {
         self.fail_next(method, SlackFault::RateLimited { retry_after_secs });
+    }
+
+    /// The next call of `method` takes effect at once but is answered only after `after`.
+    pub fn slow_next(&self, method: &str, after: Duration) {
+        self.fail_next(method, SlackFault::Slow(after));
     }
 
     /// The next call of `method` never gets an answer (until the fake is dropped).
