@@ -456,6 +456,21 @@ async fn every_message_of_the_render_snapshots_is_drawn_on_the_page() {
     // Opening the tab makes the bot publish its own; the snapshot's is published after it.
     let (name, view) = home.expect("a home snapshot");
     click_in(&browser, "#modal-layer .modal", "", "Cancel").await; // Lee's modal
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while browser
+        .script(
+            "return document.querySelector('#modal-layer .modal') !== null;",
+            vec![],
+        )
+        .await
+        == json!(true)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the modal never closed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     browser.click("dana").await;
     browser.click("scim-rotator").await;
     demo.world()

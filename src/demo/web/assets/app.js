@@ -67,12 +67,15 @@ async function refresh() {
   try {
     do {
       again = false;
+      const user = ui.user;
       const [slack, aws, entra, time] = await Promise.all([
-        call("GET", `/api/slack?as=${encodeURIComponent(ui.user)}`),
+        call("GET", `/api/slack?as=${encodeURIComponent(user)}`),
         call("GET", "/api/aws"),
         call("GET", "/api/entra"),
         call("GET", "/api/time"),
       ]);
+      // Someone else took over while this was loading: what they see is fetched again.
+      if (user !== ui.user) { again = true; continue; }
       Object.assign(ui, { slack, aws, entra, time });
       render();
     } while (again);
