@@ -681,6 +681,31 @@ async fn the_page_api_refuses_bad_input_with_a_reason_and_changes_nothing() {
         assert!(answer.contains(reason), "{method} {path}: {answer}");
         assert!(!answer.contains("SECRET-TOKEN-VALUE"), "{answer}");
     }
+    // Another site cannot act for the page: a form post is not JSON, and a name rebound to
+    // 127.0.0.1 is not this machine's address.
+    let form = reqwest::Client::new()
+        .post(demo.url().join("api/aws/tokens").unwrap())
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    let rebound = reqwest::Client::new()
+        .get(demo.url().join("api/time").unwrap())
+        .header(
+            "host",
+            format!("evil.example:{}", demo.url().port().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    let state = reqwest::get(demo.url().join("api/aws").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(state.headers()["cache-control"], "no-store");
+
     let after = (
         world.slack.messages(CHANNEL),
         world.cloud.aws.tokens(&world.cloud.aws_tenant),

@@ -28,10 +28,13 @@ function node(tag, className, text) {
 }
 
 async function call(method, path, body) {
+  // Every action is JSON (the server refuses others): another site cannot send it.
+  const send = method !== "GET";
   const response = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: send ? { "content-type": "application/json" } : {},
+    body: send ? JSON.stringify(body === undefined ? {} : body) : undefined,
+    cache: "no-store",
   });
   const textBody = await response.text();
   const data = textBody ? JSON.parse(textBody) : {};
