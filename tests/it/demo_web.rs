@@ -224,6 +224,22 @@ async fn the_clock_jumps_and_the_sweep_warns() {
     let demo = start().await;
     browser.open(demo.url().as_str()).await;
     browser.wait_for_text("expires in 10 days").await;
+
+    // Live: what the bot posts shows without anyone touching the page, well before the
+    // page's slow safety poll (10 s) would have fetched it.
+    browser.wait_for_text("● Live").await;
+    let posted = std::time::Instant::now();
+    slack_api(
+        &demo,
+        "chat.postMessage",
+        json!({ "channel": CHANNEL, "text": "A message the page was not asked to fetch" }),
+    )
+    .await;
+    browser
+        .wait_for_text("A message the page was not asked to fetch")
+        .await;
+    assert!(posted.elapsed() < std::time::Duration::from_secs(5));
+
     browser.fill("Jump to", "3").await;
     browser.click("Jump").await;
     browser.wait_for_text("(3 days left)").await;

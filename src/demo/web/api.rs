@@ -223,7 +223,8 @@ async fn events(
                     _ = stopping.changed() => return None,
                 }
             }
-            let event = Event::default().event("change").data("");
+            // Not empty: browsers drop an event whose data is empty.
+            let event = Event::default().event("change").data("changed");
             Some((Ok(event), (slack, ours, stopping, false)))
         },
     );

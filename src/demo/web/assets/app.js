@@ -91,6 +91,9 @@ async function refresh() {
 
 function listen() {
   const events = new EventSource("/api/events");
+  const live = $("live");
+  events.addEventListener("open", () => { live.textContent = "● Live"; live.className = "live on"; });
+  events.addEventListener("error", () => { live.textContent = "○ Reconnecting…"; live.className = "live off"; });
   events.addEventListener("change", () => refresh());
   // EventSource reconnects by itself; a slow poll covers a proxy that drops the stream.
   setInterval(refresh, 10000);
