@@ -70,6 +70,10 @@ pub struct DemoArgs {
     /// Where the web app listens (loopback by default; port 0 picks a free one).
     #[arg(long, value_name = "ADDR", requires = "web", default_value = crate::demo::web::DEFAULT_LISTEN)]
     pub listen: std::net::SocketAddr,
+    /// Enter the token through the bot's one-time web form instead of the Slack modal, and
+    /// print the link and the page as a person sees it.
+    #[arg(long, conflicts_with = "web")]
+    pub web_form: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -211,6 +215,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         )
         .unwrap_or_else(|_| chrono::Utc::now()),
         slack_pacing: crate::slack::api::Pacing::SlackLimits,
+        web_form: args.web_form,
     };
     let mut out = std::io::stdout().lock();
     let mut input = std::io::stdin().lock();

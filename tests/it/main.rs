@@ -28,3 +28,4 @@ mod slack_api;
 mod slack_http;
 mod slack_socket;
 mod sweep_cli;
+mod web_form;
