@@ -468,7 +468,9 @@ async fn jump(
                         "the bot knows no expiry date for the token in use".into(),
                     )
                 })?;
-            let target = expires - Duration::days(days);
+            // A minute early: the wall clock runs on while the person reads, and "3 days
+            // before expiry" should read as 3 days left, not 2 days and 23:59 hours.
+            let target = expires - Duration::days(days) - Duration::minutes(1);
             if target <= now {
                 return Err(Refusal(
                     StatusCode::CONFLICT,
