@@ -63,6 +63,10 @@ pub struct DemoArgs {
     /// Print the raw Block Kit and API calls too.
     #[arg(long, conflicts_with = "web")]
     pub json: bool,
+    /// Enter the token through the bot's one-time web form instead of the Slack modal, and
+    /// print the link and the page as a person sees it.
+    #[arg(long, conflicts_with = "web")]
+    pub web_form: bool,
     /// Play it yourself in a browser: a local web app with the channel, the AWS console and
     /// the Entra provisioning page, until Ctrl-C.
     #[arg(long, conflicts_with = "step")]
@@ -70,10 +74,6 @@ pub struct DemoArgs {
     /// Where the web app listens (loopback by default; port 0 picks a free one).
     #[arg(long, value_name = "ADDR", requires = "web", default_value = crate::demo::web::DEFAULT_LISTEN)]
     pub listen: std::net::SocketAddr,
-    /// Enter the token through the bot's one-time web form instead of the Slack modal, and
-    /// print the link and the page as a person sees it.
-    #[arg(long, conflicts_with = "web")]
-    pub web_form: bool,
 }
 
 #[derive(Debug, clap::Args)]
