@@ -81,6 +81,9 @@ async fn a_person_rotates_the_token_in_the_browser() {
     let page = browser.wait_for_text("Start rotation").await;
     assert!(page.contains("# identity-ops"), "{page}");
     assert!(page.contains("expires in 10 days"), "{page}");
+    // The team, with the roles the bot's configuration gives them.
+    assert!(page.contains("grace\nteam lead (via @identity-leads)"), "{page}");
+    assert!(page.contains("lee\nteam lead"), "{page}");
     browser.screenshot("demo-web-01-warning").await;
     browser.click("dana").await;
     browser.click("Start rotation").await;
