@@ -82,7 +82,10 @@ async fn a_person_rotates_the_token_in_the_browser() {
     assert!(page.contains("# identity-ops"), "{page}");
     assert!(page.contains("expires in 10 days"), "{page}");
     // The team, with the roles the bot's configuration gives them.
-    assert!(page.contains("grace\nteam lead (via @identity-leads)"), "{page}");
+    assert!(
+        page.contains("grace\nteam lead (via @identity-leads)"),
+        "{page}"
+    );
     assert!(page.contains("lee\nteam lead"), "{page}");
     browser.screenshot("demo-web-01-warning").await;
     browser.click("dana").await;
