@@ -230,7 +230,7 @@ impl Metrics {
         );
         registry.register(
             "requests_refused",
-            "HTTP requests refused before they were handled, by reason",
+            "Requests refused before they were handled, by reason (HTTP requests, and Socket Mode envelopes from another workspace or app)",
             metrics.refused.clone(),
         );
         // Every kind and outcome listed from the start, at 0.
@@ -272,6 +272,11 @@ impl Metrics {
     pub fn refused(&self, reason: &'static str, detail: &str) {
         self.refused.get_or_create(&ReasonLabel { reason }).inc();
         self.refusal_log.refused(reason, detail);
+    }
+
+    /// Requests refused for `reason` so far.
+    pub fn refused_so_far(&self, reason: &'static str) -> u64 {
+        self.refused.get_or_create(&ReasonLabel { reason }).get()
     }
 
     pub fn sweep_ran(&self) {

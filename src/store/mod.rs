@@ -6,6 +6,7 @@
 
 mod audit;
 pub mod keys;
+mod message_owner;
 mod rotations;
 mod schema;
 mod tokens;

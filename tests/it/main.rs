@@ -6,6 +6,7 @@
 
 mod support;
 
+mod approver_events;
 mod bounded_slack;
 mod browser;
 mod check_config;
@@ -18,14 +19,18 @@ mod engine;
 mod graph_client;
 mod manifest;
 mod no_token_in_logs;
+mod parsers_prop;
 mod run_binary;
 mod sandbox_slack;
 mod scheduler;
 mod scheduler_http;
 mod scim_probe;
 mod secret_hygiene;
+mod slack_answers;
 mod slack_api;
 mod slack_http;
 mod slack_socket;
+mod slack_trust;
+mod socket_liveness;
 mod sweep_cli;
 mod web_form;
