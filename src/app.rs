@@ -87,6 +87,8 @@ pub fn monitor_settings(config: &Config) -> MonitorSettings {
         warn_days: config.schedule.warn_days.clone(),
         approvers: config.slack.approvers.clone(),
         approver_groups: config.slack.approver_groups.clone(),
+        stall_reminder: chrono::Duration::from_std(config.schedule.stall_reminder)
+            .unwrap_or(chrono::Duration::MAX),
     }
 }
 

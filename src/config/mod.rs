@@ -53,6 +53,9 @@ pub const DEFAULT_WARN_DAYS: [u32; 5] = [30, 14, 7, 3, 1];
 /// A day: long enough for a lead in another time zone to answer, short enough that a stale
 /// request does not linger; the next warning asks again.
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(24 * 3_600);
+/// A day: a rotation waiting that long for a person has stalled; once a day is a nudge,
+/// not noise, and leaves three nudges before an urgent 3-day warning.
+pub const DEFAULT_STALL_REMINDER: Duration = Duration::from_secs(24 * 3_600);
 /// Largest `warn_days` entry: a token lives 365 days, so a larger threshold would already have
 /// passed when the token was created.
 pub const MAX_WARN_DAYS: u32 = 365;
@@ -173,6 +176,8 @@ pub struct ScheduleConfig {
     /// Days before expiry at which to warn: non-empty, each in `1..=MAX_WARN_DAYS`, sorted
     /// descending, without duplicates.
     pub warn_days: Vec<u32>,
+    /// A rotation waiting this long for a person gets a reminder in its thread.
+    pub stall_reminder: Duration,
 }
 
 /// `[aws_health]`: the shared secret EventBridge sends in the `x-api-key` header of

@@ -70,6 +70,7 @@ pub(super) struct RawSchedule {
     pub check_interval: Option<Spanned<String>>,
     /// Signed, so that `-3` reaches our own message instead of serde's `expected u32`.
     pub warn_days: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub stall_reminder: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

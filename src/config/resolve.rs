@@ -7,8 +7,9 @@ use super::raw::{RawConfig, RawConnection, RawSchedule, RawServer, RawSlack, Raw
 use super::{
     AwsHealthConfig, AzureCredential, Config, ConfigError, ConnectionConfig,
     DEFAULT_APPROVAL_TIMEOUT, DEFAULT_CHECK_INTERVAL, DEFAULT_GRAPH_URL, DEFAULT_LISTEN,
-    DEFAULT_LOGIN_URL, DEFAULT_SLACK_API_URL, DEFAULT_STORE_PATH, DEFAULT_WARN_DAYS, MAX_WARN_DAYS,
-    ScheduleConfig, ServerConfig, SlackConfig, SlackMode, StoreConfig,
+    DEFAULT_LOGIN_URL, DEFAULT_SLACK_API_URL, DEFAULT_STALL_REMINDER, DEFAULT_STORE_PATH,
+    DEFAULT_WARN_DAYS, MAX_WARN_DAYS, ScheduleConfig, ServerConfig, SlackConfig, SlackMode,
+    StoreConfig,
 };
 use crate::azure::ClientCertificate;
 use secrecy::SecretString;
@@ -177,9 +178,23 @@ impl<'a> Resolver<'a> {
             None => DEFAULT_WARN_DAYS.to_vec(),
             Some(list) => self.warn_days(&list)?,
         };
+        let stall_reminder = self.duration(
+            "schedule.stall_reminder",
+            raw.stall_reminder.as_ref(),
+            DEFAULT_STALL_REMINDER,
+        )?;
+        if stall_reminder.is_zero() {
+            let raw = raw.stall_reminder.as_ref().expect("zero only when given");
+            return Err(self.invalid(
+                raw,
+                "schedule.stall_reminder",
+                "must be longer than zero, as in \"24h\"".to_owned(),
+            ));
+        }
         Ok(ScheduleConfig {
             check_interval,
             warn_days,
+            stall_reminder,
         })
     }
 

@@ -83,6 +83,7 @@ impl SandboxWorld {
             schedule: ScheduleConfig {
                 check_interval: Duration::from_secs(3600),
                 warn_days: vec![30, 14, 7, 3, 1],
+                stall_reminder: crate::config::DEFAULT_STALL_REMINDER,
             },
             aws_health: None,
             connections: vec![ConnectionConfig {

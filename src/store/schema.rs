@@ -97,4 +97,8 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 2: the thread of a rotation is read from its audit records at every step.
+    r#"
+CREATE INDEX audit_log_rotation ON audit_log (rotation_id) WHERE rotation_id IS NOT NULL;
+"#,
 ];

@@ -29,9 +29,7 @@ mod tests;
 pub use alerts::{graph_unreachable, provisioning_recovered, quarantine_alert};
 pub use audit::{DEFAULT_AUDIT_RECORDS, audit_list};
 pub use modal::{register_modal, token_modal};
-pub use rotation::{
-    approval_step, checks_step, completion_summary, delete_old_step, new_token_step,
-};
+pub use rotation::{Thread, in_progress_line, stall_reminder, thread_message};
 pub use status::{StatusRow, home_view, status_blocks, status_message};
 pub use warning::{expiry_warning, threshold_reply, unknown_expiry_warning, warning_resolved};
 
