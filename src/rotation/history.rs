@@ -47,8 +47,10 @@ pub enum AttemptOutcome {
 /// One message of the thread, in the order they are posted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
-    /// The request, with its approval (or how it ended before approval).
-    Request,
+    /// The request, with its approval — who and when — (or how it ended before approval).
+    Request {
+        approved: Option<(String, DateTime<Utc>)>,
+    },
     /// Step 1 (generate and enter a token): its instructions until a token is entered,
     /// then the first attempt's line.
     FirstAttempt(Option<Attempt>),
@@ -71,7 +73,7 @@ impl Entry {
     /// the same for the same entry every time the story is read).
     pub fn slot(&self) -> String {
         match self {
-            Entry::Request => "approval".to_owned(),
+            Entry::Request { .. } => "approval".to_owned(),
             Entry::FirstAttempt(_) => "new_token".to_owned(),
             Entry::Attempt(attempt) => format!("attempt:{}", attempt.number),
             Entry::DeleteOld { after: 1, .. } => "delete_old".to_owned(),
@@ -116,7 +118,7 @@ fn running(entries: &mut [Entry], index: Option<usize>) -> Option<&mut Attempt> 
 /// The thread's entries from the rotation's audit records (oldest first; records of other
 /// rotations are ignored by the caller's query, refusals and the like here).
 pub fn entries(records: &[AuditRecord]) -> Vec<Entry> {
-    let mut entries = vec![Entry::Request];
+    let mut entries = vec![Entry::Request { approved: None }];
     let mut attempts = 0usize;
     let mut completions = 0usize;
     // Index in `entries` of the attempt the checks report on.
@@ -124,6 +126,9 @@ pub fn entries(records: &[AuditRecord]) -> Vec<Entry> {
     for record in records {
         match record.action.as_str() {
             "approved" if !entries.iter().any(|e| matches!(e, Entry::FirstAttempt(_))) => {
+                entries[0] = Entry::Request {
+                    approved: Some((record.actor.clone(), record.at)),
+                };
                 entries.push(Entry::FirstAttempt(None));
             }
             "token_submitted" => {

@@ -167,10 +167,10 @@ impl Scheduler {
         }
         let info = Scheduler::connection_info(connection);
         let posted = match (&found.rotation, &found.thread) {
-            (Some(rotation), _) if due.placement == Placement::RotationThread => self
-                .post_in_rotation_thread(&info, found, rotation, now)
-                .await
-                .map(|()| None),
+            (Some(rotation), _) if due.placement == Placement::RotationThread => {
+                self.post_in_rotation_thread(&info, found, rotation, now)
+                    .await
+            }
             (_, None) => self.post_new(&info, found, now).await.map(Some),
             (_, Some((channel, root))) => self
                 .post_in_thread(&info, found, channel, root, now)
@@ -295,14 +295,15 @@ impl Scheduler {
     /// An urgent or critical warning while a rotation is open: a reply in the rotation's
     /// thread mentioning the approvers, and — when the rotation lives in this cycle's
     /// warning thread — that warning updated to the new severity, still showing the
-    /// rotation in progress.
+    /// rotation in progress. Returns the message to record as the cycle's, when the
+    /// warning had to go where the cycle lives instead.
     async fn post_in_rotation_thread(
         &self,
         info: &ConnectionInfo<'_>,
         found: &Found,
         rotation: &crate::rotation::Rotation,
         now: DateTime<Utc>,
-    ) -> Result<(), SlackApiError> {
+    ) -> Result<Option<(String, String)>, SlackApiError> {
         let channel = rotation
             .channel
             .clone()
@@ -314,8 +315,8 @@ impl Scheduler {
                 Some((channel, root)) => self
                     .post_in_thread(info, found, channel, root, now)
                     .await
-                    .map(drop),
-                None => self.post_new(info, found, now).await.map(drop),
+                    .map(Some),
+                None => self.post_new(info, found, now).await.map(Some),
             };
         };
         let reply = self
@@ -325,7 +326,7 @@ impl Scheduler {
             .post_message(&channel, Some(&root), reply.text, reply.blocks)
             .await?;
         let (Some(threshold), Some(token)) = (found.due.kind.threshold(), &found.token) else {
-            return Ok(());
+            return Ok(None);
         };
         if found.thread.as_ref() == Some(&(channel.clone(), root.clone())) {
             let link = match self
@@ -346,7 +347,7 @@ impl Scheduler {
                 tracing::warn!(error = %error, "posted a warning reply but cannot update the first warning");
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The thread reply for a warning with a known threshold, mentioning the approvers when

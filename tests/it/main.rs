@@ -6,6 +6,7 @@
 
 mod support;
 
+mod channel_story;
 mod check_config;
 mod cli;
 mod config;

@@ -71,7 +71,7 @@ pub struct Thread<'a> {
 pub fn thread_message(thread: &Thread<'_>, index: usize) -> Message {
     let is_last = index + 1 == thread.entries.len();
     match &thread.entries[index] {
-        Entry::Request => request(thread),
+        Entry::Request { approved } => request(thread, approved.as_ref().map(|(_, at)| *at)),
         Entry::FirstAttempt(None) => instructions(thread, is_last),
         Entry::FirstAttempt(Some(attempt)) | Entry::Attempt(attempt) => {
             attempt_line(thread, attempt, is_last)
@@ -140,7 +140,7 @@ fn at(r: &Rotation, at: DateTime<Utc>) -> String {
 
 /// The first message of the thread: while it waits, the request and its buttons; then one
 /// line that says how it was decided, by whom and when.
-fn request(thread: &Thread<'_>) -> Message {
+fn request(thread: &Thread<'_>, approved_at: Option<DateTime<Utc>>) -> Message {
     let r = thread.rotation;
     let name = escape(thread.conn.name);
     let requester = user(&r.requested_by);
@@ -160,8 +160,11 @@ fn request(thread: &Thread<'_>) -> Message {
     );
     let approved = || {
         format!(
-            "{head} · ✓ approved by {}",
-            user_or_someone(r.approved_by.as_deref())
+            "{head} · ✓ approved by {}{}",
+            user_or_someone(r.approved_by.as_deref()),
+            approved_at
+                .map(|when| format!(" {}", at(r, when)))
+                .unwrap_or_default()
         )
     };
     match r.state {

@@ -117,7 +117,10 @@ pub fn expiry_warning(
             "*{label}:* the access token that Entra ID uses to provision users and groups into \
              AWS IAM Identity Center (connection *{name}*) {what}.{advice}"
         )),
-        fields(&[
+    ];
+    if in_progress.is_none() {
+        // While a rotation runs, its thread has the details; the warning stays short.
+        blocks.push(fields(&[
             format!("*Connection*\n{name} ({})", inline(conn.aws_region)),
             format!("*Token id*\n{}", code(token.display_id())),
             format!(
@@ -131,8 +134,8 @@ pub fn expiry_warning(
                 format!("*Time left*\n{}", time_left(expires, now))
             },
             format!("*Where the date comes from*\n{}", source(token.source)),
-        ]),
-    ];
+        ]));
+    }
     blocks.extend(start_or_progress(conn, Style::Primary, in_progress));
     let text = if in_progress.is_some() {
         format!(
