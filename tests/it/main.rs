@@ -6,6 +6,7 @@
 
 mod support;
 
+mod browser;
 mod channel_story;
 mod check_config;
 mod cli;
