@@ -87,6 +87,7 @@ fn main() {
         users: &users,
         groups: &[],
         allow_self_approval: false,
+        required: 1,
     };
     let Decision::Transition(approved) =
         decide(&rotation, &Command::Approve, &lead, Policy::default(), now)

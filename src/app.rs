@@ -133,6 +133,7 @@ impl RunningApp {
             Arc::clone(&options.clock),
             Policy {
                 allow_self_approval: config.slack.allow_self_approval,
+                approvals_required: config.slack.approvals_required,
             },
             approval_window,
             connections,
@@ -173,6 +174,7 @@ impl RunningApp {
             Arc::clone(&approvers),
             config.slack.channel.clone(),
             config.slack.allow_self_approval,
+            config.slack.approvals_required,
         );
         let scheduler = Scheduler::new(Arc::clone(&engine), api.clone(), monitor_settings(config));
         let presented = presenter.progress();

@@ -151,6 +151,8 @@ pub struct SlackConfig {
     pub approver_groups: Vec<String>,
     /// Whether an approver may approve a rotation they requested themselves.
     pub allow_self_approval: bool,
+    /// How many different approvers a rotation needs (1, or 2 for a two-person rule).
+    pub approvals_required: u8,
     /// How long a rotation request waits for approval before it expires.
     pub approval_timeout: Duration,
 }

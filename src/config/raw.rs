@@ -49,6 +49,8 @@ pub(super) struct RawSlack {
     pub approver_groups: Vec<Spanned<String>>,
     #[serde(default)]
     pub allow_self_approval: bool,
+    /// Signed, so that `-1` reaches our own message instead of serde's.
+    pub approvals_required: Option<Spanned<i64>>,
     pub approval_timeout: Option<Spanned<String>>,
 }
 

@@ -125,6 +125,21 @@ impl<'a> Resolver<'a> {
             });
         }
 
+        let approvals_required = match &raw.approvals_required {
+            None => 1,
+            Some(value) => match *value.get_ref() {
+                n @ 1..=2 => n as u8,
+                other => {
+                    return Err(self.invalid(
+                        value,
+                        "slack.approvals_required",
+                        format!(
+                            "is {other}: it must be 1 (one approver) or 2 (two different approvers)"
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(SlackConfig {
             mode,
             bot_token,
@@ -135,6 +150,7 @@ impl<'a> Resolver<'a> {
             approvers,
             approver_groups,
             allow_self_approval: raw.allow_self_approval,
+            approvals_required,
             approval_timeout: self.duration(
                 "slack.approval_timeout",
                 raw.approval_timeout.as_ref(),
@@ -183,14 +199,6 @@ impl<'a> Resolver<'a> {
             raw.stall_reminder.as_ref(),
             DEFAULT_STALL_REMINDER,
         )?;
-        if stall_reminder.is_zero() {
-            let raw = raw.stall_reminder.as_ref().expect("zero only when given");
-            return Err(self.invalid(
-                raw,
-                "schedule.stall_reminder",
-                "must be longer than zero, as in \"24h\"".to_owned(),
-            ));
-        }
         Ok(ScheduleConfig {
             check_interval,
             warn_days,

@@ -72,6 +72,7 @@ impl SandboxWorld {
                 approvers: vec![LEAD.to_owned()],
                 approver_groups: vec![LEADS_GROUP.to_owned()],
                 allow_self_approval: false,
+                approvals_required: 1,
                 approval_timeout: Duration::from_secs(24 * 3600),
             },
             server: ServerConfig {

@@ -35,6 +35,7 @@ pub struct Presenter {
     approvers: Arc<ApproverDirectory>,
     channel: String,
     allow_self_approval: bool,
+    approvals_required: u8,
     /// What each step message last showed, to skip updates that change nothing.
     shown: HashMap<(RotationId, String), String>,
     /// Links to each rotation's thread (`chat.getPermalink` of its first message).
@@ -55,6 +56,7 @@ impl Presenter {
         approvers: Arc<ApproverDirectory>,
         channel: String,
         allow_self_approval: bool,
+        approvals_required: u8,
     ) -> Self {
         Presenter {
             engine,
@@ -62,6 +64,7 @@ impl Presenter {
             approvers,
             channel,
             allow_self_approval,
+            approvals_required,
             shown: HashMap::new(),
             links: HashMap::new(),
             progress: watch::Sender::new(0),
@@ -215,6 +218,7 @@ impl Presenter {
                 users: &users,
                 groups: self.approvers.groups(),
                 allow_self_approval: self.allow_self_approval,
+                required: self.approvals_required,
             },
             requester_is_approver: self.approvers.is_approver(&r.requested_by),
             old: old.as_ref(),

@@ -10,7 +10,7 @@ use super::tokens::NewToken;
 const COLUMNS: &str = "id, connection, state, version, requested_by, approved_by, driven_by, token_entered_by,
     deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id, new_token_fingerprint,
     new_token_created, new_token_expires, checks, last_error, channel, thread_ts, created_at, updated_at,
-    approval_deadline";
+    approval_deadline, approvals";
 
 fn conversion(
     index: usize,
@@ -45,6 +45,8 @@ fn read_rotation(row: &rusqlite::Row<'_>) -> rusqlite::Result<Rotation> {
         created_at: parse_ts(&row.get::<_, String>(19)?)?,
         updated_at: parse_ts(&row.get::<_, String>(20)?)?,
         approval_deadline: parse_ts(&row.get::<_, String>(21)?)?,
+        approvals: serde_json::from_str(&row.get::<_, String>(22)?)
+            .map_err(|e| conversion(22, e))?,
     })
 }
 
@@ -70,8 +72,8 @@ impl Store {
             "INSERT INTO rotations (connection, state, version, requested_by, approved_by, driven_by,
                 token_entered_by, deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id,
                 new_token_fingerprint, new_token_created, new_token_expires, checks, last_error, channel,
-                thread_ts, created_at, updated_at, approval_deadline)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                thread_ts, created_at, updated_at, approval_deadline, approvals)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             params![
                 rotation.connection,
                 rotation.state.as_str(),
@@ -94,6 +96,7 @@ impl Store {
                 ts(rotation.created_at),
                 ts(rotation.updated_at),
                 ts(rotation.approval_deadline),
+                serde_json::to_string(&rotation.approvals).expect("approvals serialize"),
             ],
         );
         match inserted {
@@ -132,7 +135,7 @@ impl Store {
                 token_entered_by = ?7, deletion_confirmed_by = ?8, deletion_confirmed_at = ?9,
                 new_token_id = ?10, new_token_fingerprint = ?11, new_token_created = ?12,
                 new_token_expires = ?13, checks = ?14, last_error = ?15, channel = ?16, thread_ts = ?17,
-                updated_at = ?18
+                updated_at = ?18, approvals = ?19
              WHERE id = ?1 AND version = ?2",
             params![
                 rotation.id.0,
@@ -153,6 +156,7 @@ impl Store {
                 rotation.channel,
                 rotation.thread_ts,
                 ts(rotation.updated_at),
+                serde_json::to_string(&rotation.approvals).expect("approvals serialize"),
             ],
         );
         let changed = match changed {

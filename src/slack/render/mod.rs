@@ -99,4 +99,7 @@ pub struct Approvers<'a> {
     pub groups: &'a [String],
     /// Whether the requester may approve their own request.
     pub allow_self_approval: bool,
+    /// How many different approvers a rotation needs (`slack.approvals_required`; 0 is
+    /// taken as 1).
+    pub required: u8,
 }

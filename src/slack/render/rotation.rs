@@ -93,6 +93,7 @@ fn who_can_approve(thread: &Thread<'_>) -> String {
         .users
         .iter()
         .filter(|id| approvers.allow_self_approval || **id != r.requested_by)
+        .filter(|id| !r.approvals.contains(id))
         .map(|id| user(id))
         .collect();
     let groups: Vec<String> = approvers
@@ -158,10 +159,15 @@ fn request(thread: &Thread<'_>, approved_at: Option<DateTime<Utc>>) -> Message {
         "To try again, press *Start rotation* on the warning or run `/scim rotate {}`.",
         inline(thread.conn.name)
     );
+    let approvers_named = if r.approvals.len() > 1 {
+        let names: Vec<String> = r.approvals.iter().map(|id| user(id)).collect();
+        names.join(" and ")
+    } else {
+        user_or_someone(r.approved_by.as_deref())
+    };
     let approved = || {
         format!(
-            "{head} · ✓ approved by {}{}",
-            user_or_someone(r.approved_by.as_deref()),
+            "{head} · ✓ approved by {approvers_named}{}",
             approved_at
                 .map(|when| format!(" {}", at(r, when)))
                 .unwrap_or_default()
@@ -170,15 +176,31 @@ fn request(thread: &Thread<'_>, approved_at: Option<DateTime<Utc>>) -> Message {
     match r.state {
         RotationState::AwaitingApproval => {
             let id = id_value(r);
+            let required = usize::from(thread.approvers.required.max(1));
+            let waiting = if required == 1 {
+                "*Waiting for a team lead to approve.*".to_owned()
+            } else {
+                let given: Vec<String> = r
+                    .approvals
+                    .iter()
+                    .map(|id| format!("✓ {}", user(id)))
+                    .collect();
+                format!(
+                    "*{} of {required} approvals*{}: two different team leads must approve.",
+                    r.approvals.len(),
+                    if given.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", given.join(", "))
+                    }
+                )
+            };
             Message::new(
                 format!(
                     "{requester} requested a rotation of the SCIM token for {name}: waiting for a team lead to approve."
                 ),
                 vec![
-                    section(&format!(
-                        "{head}.\n*Waiting for a team lead to approve.* {}",
-                        who_can_approve(thread)
-                    )),
+                    section(&format!("{head}.\n{waiting} {}", who_can_approve(thread))),
                     actions(vec![
                         button("Approve", ids::APPROVE, &id, Style::Primary),
                         button("Reject", ids::REJECT, &id, Style::Danger),
@@ -559,7 +581,15 @@ fn completion_summary(thread: &Thread<'_>) -> Message {
         ),
         format!(
             "*Approved by*\n{}",
-            user_or_someone(r.approved_by.as_deref())
+            if r.approvals.len() > 1 {
+                r.approvals
+                    .iter()
+                    .map(|id| user(id))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            } else {
+                user_or_someone(r.approved_by.as_deref())
+            }
         ),
         format!(
             "*New token entered by*\n{}{entered}{}",

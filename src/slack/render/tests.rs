@@ -486,6 +486,7 @@ impl Story {
                 users: &users,
                 groups: &groups,
                 allow_self_approval: false,
+                required: 1,
             },
             false,
         )
@@ -696,6 +697,7 @@ fn the_approval_line_names_who_can_approve_and_self_approval_only_for_a_lead() {
             users: &users,
             groups: &[],
             allow_self_approval: false,
+            required: 1,
         },
         false,
     );
@@ -712,6 +714,7 @@ fn the_approval_line_names_who_can_approve_and_self_approval_only_for_a_lead() {
             users: &users,
             groups: &[],
             allow_self_approval: false,
+            required: 1,
         },
         true,
     );
@@ -724,12 +727,55 @@ fn the_approval_line_names_who_can_approve_and_self_approval_only_for_a_lead() {
             users: &users,
             groups: &[],
             allow_self_approval: true,
+            required: 1,
         },
         true,
     );
     assert!(may.contains("may approve their own request"), "{may}");
     let nobody = text(Approvers::default(), false);
     assert!(nobody.contains("Any team lead (a configured approver) can approve."));
+}
+
+#[test]
+fn a_two_person_rule_shows_how_many_approvals_are_in() {
+    let two = Policy {
+        approvals_required: 2,
+        ..Policy::default()
+    };
+    let mut story = Story::requested();
+    let Decision::Transition(t) = decide(&story.r, &Command::Approve, &lead(), two, at(5)) else {
+        panic!("the first approval counts")
+    };
+    story.note(LEAD, t.action, t.details, 5);
+    story.r = t.rotation;
+    let users = approvers_users();
+    let approvers = Approvers {
+        users: &users,
+        groups: &[],
+        allow_self_approval: false,
+        required: 2,
+    };
+    let pending = &story.thread_with(approvers, false)[0];
+    let text = to_text(&pending.blocks);
+    assert!(text.contains("1 of 2 approvals"), "{text}");
+    assert!(
+        text.contains("Who can approve: @U03LEAD."),
+        "who is left: {text}"
+    );
+    assert_eq!(
+        action_ids(pending),
+        [ids::APPROVE, ids::REJECT, ids::CANCEL]
+    );
+    snap("thread_1_of_2_approvals", pending);
+
+    let Decision::Transition(t) = decide(&story.r, &Command::Approve, &other_lead(), two, at(8))
+    else {
+        panic!("the second approval moves it on")
+    };
+    story.note(OTHER_LEAD, t.action, t.details, 8);
+    story.r = t.rotation;
+    let head = to_text(&story.thread_with(approvers, false)[0].blocks);
+    assert!(head.contains("approved by @U02LEAD and @U03LEAD"), "{head}");
 }
 
 #[test]
@@ -1061,6 +1107,7 @@ fn no_rendered_message_exceeds_the_limits() {
         users: &many,
         groups: &many,
         allow_self_approval: false,
+        required: 1,
     };
     let mut story = approved_story()
         .submit(FINGERPRINT, 20)
