@@ -26,9 +26,11 @@ use tokio::task::JoinHandle;
 /// How long shutdown waits for in-flight HTTP requests (Slack acks within 3 s anyway).
 const SERVER_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long shutdown waits for running token checks before leaving them (they restart as
-/// "enter the token again" after the next start).
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for running token checks before leaving them: long enough for a
+/// healthy check to finish its current call, short enough that a check stuck on an
+/// unanswering service does not hold the exit (a check left behind asks for the token again
+/// after the next start: it was only in memory).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Maps a configured connection to what the Graph client needs.
 pub fn graph_settings(connection: &config::ConnectionConfig) -> GraphSettings {
@@ -153,6 +155,13 @@ impl RunningApp {
             options.slack_pacing,
         )
         .context("loading root certificates")?;
+        // Slack's per-method tiers apply only once the token carries the team id.
+        match api.learn_team().await {
+            Ok(identity) => tracing::info!(team = %identity.team_id, "Slack workspace identified"),
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot identify the Slack workspace yet; calls are paced without Slack's tiers")
+            }
+        }
         let approvers = Arc::new(ApproverDirectory::new(
             &config.slack.approvers,
             &config.slack.approver_groups,

@@ -237,11 +237,8 @@ impl Demo<'_> {
             .engine
             .register_token(CONNECTION, &old.id, old.created, &lead)
             .await?;
-        self.line(
-            &format!("{registered:?}")
-                .replace("Recorded(\"", "  ")
-                .replace("\")", ""),
-        )?;
+        let said = crate::slack::render::outcome_reply(&registered).unwrap_or_default();
+        self.line(&format!("  {said}"))?;
 
         self.scene(
             "The expiry monitor's sweep finds the token 10 days from expiry and warns the channel",

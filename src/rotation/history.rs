@@ -56,9 +56,10 @@ pub enum Entry {
     FirstAttempt(Option<Attempt>),
     /// Every later token entered: one line each.
     Attempt(Attempt),
-    /// Step 2 (delete the old token), asked after attempt `after` passed.
+    /// Step 2 (delete the old token), asked after an attempt passed: the first time
+    /// (`number` 1), or again after a failed re-test sent the rotation back.
     DeleteOld {
-        after: usize,
+        number: usize,
         confirmed: Option<(String, DateTime<Utc>)>,
     },
     /// The re-test after the deletion failed: the saved credentials stopped working.
@@ -76,8 +77,8 @@ impl Entry {
             Entry::Request { .. } => "approval".to_owned(),
             Entry::FirstAttempt(_) => "new_token".to_owned(),
             Entry::Attempt(attempt) => format!("attempt:{}", attempt.number),
-            Entry::DeleteOld { after: 1, .. } => "delete_old".to_owned(),
-            Entry::DeleteOld { after, .. } => format!("delete_old:{after}"),
+            Entry::DeleteOld { number: 1, .. } => "delete_old".to_owned(),
+            Entry::DeleteOld { number, .. } => format!("delete_old:{number}"),
             Entry::AfterDeletionFailed { at, .. } => {
                 format!("after_deletion:{}", at.timestamp_micros())
             }
@@ -168,7 +169,7 @@ pub fn entries(records: &[AuditRecord]) -> Vec<Entry> {
                 }
             }
             "saved_token_verified" => {
-                let number = running(&mut entries, current).map(|attempt| {
+                let passed = running(&mut entries, current).map(|attempt| {
                     attempt.passed[3] = true;
                     attempt.resumed = record
                         .details
@@ -176,11 +177,14 @@ pub fn entries(records: &[AuditRecord]) -> Vec<Entry> {
                         .and_then(serde_json::Value::as_bool)
                         .unwrap_or(false);
                     attempt.outcome = AttemptOutcome::Passed { at: record.at };
-                    attempt.number
                 });
-                if let Some(after) = number {
+                if passed.is_some() {
+                    let number = 1 + entries
+                        .iter()
+                        .filter(|e| matches!(e, Entry::DeleteOld { .. }))
+                        .count();
                     entries.push(Entry::DeleteOld {
-                        after,
+                        number,
                         confirmed: None,
                     });
                 }

@@ -6,6 +6,7 @@ mod command;
 mod decide;
 pub mod expiry;
 pub mod history;
+mod registration;
 mod state;
 mod token;
 pub mod warnings;
@@ -14,6 +15,9 @@ pub use command::{Actor, Command, Policy, Stage, Submission};
 pub use decide::{
     Decision, Effect, StartRequest, SubmissionProblem, TOKEN_LIFETIME_DAYS, Transition,
     check_submission, decide, decide_start,
+};
+pub use registration::{
+    Registered, RegistrationProblem, check_creation_day, check_registration, creation_day_start,
 };
 pub use state::{Checks, Rotation, RotationId, RotationState};
 pub use token::{ExpirySource, TokenRecord};

@@ -6,8 +6,10 @@
 //! again when it is called off, "rotated" once it completes.
 //!
 //! It runs as one task reading the engine's notices, so posts for a rotation never race,
-//! and it renders from the store (not from the notice), so a missed notice is repaired by the
-//! next one. A message whose rendering did not change is not sent again.
+//! and it renders from the database through the engine's read side (not from the notice), so
+//! a missed notice is repaired by the next one. A message whose rendering did not change is
+//! not sent again. Where a message was posted is reported back to the engine
+//! ([`Engine::record_placement`]), the one writer of a rotation's Slack placement.
 
 use super::api::SlackApi;
 use super::approvers::ApproverDirectory;
@@ -139,24 +141,14 @@ impl Presenter {
     /// notice may have been lost in a crash, a finished rotation's last update with it) and
     /// after falling behind.
     async fn present_recent(&mut self) {
-        let open: Vec<RotationState> = RotationState::ALL
-            .into_iter()
-            .filter(|s| !s.is_terminal())
-            .collect();
         let since = self.engine.now() - chrono::Duration::days(1);
-        let store = self.engine.store();
-        let mut ids: Vec<RotationId> = Vec::new();
-        match (
-            store.rotations_in_states(&open),
-            store.rotations_updated_since(since),
-        ) {
-            (Ok(open), Ok(recent)) => ids.extend(open.into_iter().chain(recent).map(|r| r.id)),
-            (Err(error), _) | (_, Err(error)) => {
-                tracing::error!(error = %error, "cannot list rotations to present")
+        let ids = match self.engine.query().open_or_changed_since(since) {
+            Ok(ids) => ids,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot list rotations to present");
+                return;
             }
-        }
-        ids.sort();
-        ids.dedup();
+        };
         for id in ids {
             self.present(id).await;
         }
@@ -165,8 +157,8 @@ impl Presenter {
     /// Posts or updates every message of rotation `id`'s thread, then the warning it
     /// started from.
     pub async fn present(&mut self, id: RotationId) {
-        let store = self.engine.store();
-        let (rotation, records) = match (store.get_rotation(id), store.rotation_audit(id.0)) {
+        let query = self.engine.query();
+        let (rotation, records) = match (query.rotation(id), query.story(id)) {
             (Ok(Some(rotation)), Ok(records)) => (rotation, records),
             (Ok(None), _) => return,
             (Err(error), _) | (_, Err(error)) => {
@@ -195,18 +187,7 @@ impl Presenter {
             return Vec::new();
         };
         let users = self.approvers.users();
-        let old = self
-            .engine
-            .store()
-            .list_tokens(true)
-            .ok()
-            .and_then(|tokens| {
-                tokens.into_iter().find(|t| {
-                    t.connection == r.connection
-                        && t.token_id.is_some()
-                        && t.token_id == r.old_token_id
-                })
-            });
+        let old = self.engine.query().old_token(r).ok().flatten();
         let thread = Thread {
             rotation: r,
             entries,
@@ -239,9 +220,10 @@ impl Presenter {
         let (Some(channel), Some(root)) = (r.channel.clone(), r.thread_ts.clone()) else {
             return Ok(());
         };
-        let store = self.engine.store();
-        let own = store
-            .rotation_message(r.id, "approval")
+        let own = self
+            .engine
+            .query()
+            .step_message(r.id, "approval")
             .map_err(|e| e.to_string())?;
         if own.as_ref().is_some_and(|(_, ts)| *ts == root) {
             return Ok(()); // the thread starts with our own request (/scim rotate): nothing to track
@@ -282,14 +264,14 @@ impl Presenter {
         root: &str,
         link: Option<&str>,
     ) -> Result<Option<Message>, String> {
-        let store = self.engine.store();
-        let Some(warning) = store
+        let query = self.engine.query();
+        let Some(warning) = query
             .warning_at_message(channel, root)
             .map_err(|e| e.to_string())?
         else {
             return Ok(None);
         };
-        let token = store
+        let token = query
             .current_token(&r.connection)
             .map_err(|e| e.to_string())?;
         if token
@@ -308,7 +290,7 @@ impl Presenter {
         };
         let in_progress = (!r.state.is_terminal()).then(|| render::in_progress_line(r, link));
         // The latest warning of the cycle says how loud the message is now.
-        let sent = store
+        let sent = query
             .sent_warnings(&r.connection, warning.token_row)
             .map_err(|e| e.to_string())?;
         let threshold = sent.iter().rev().find_map(|w| threshold_of(&w.threshold));
@@ -344,11 +326,8 @@ impl Presenter {
     async fn show(&mut self, r: &Rotation, step: String, message: Message) -> Result<(), String> {
         let fingerprint = serde_json::to_string(&message).map_err(|e| e.to_string())?;
         let key = (r.id, step.clone());
-        let store = self.engine.store();
-        match store
-            .rotation_message(r.id, &step)
-            .map_err(|e| e.to_string())?
-        {
+        let query = self.engine.query();
+        match query.step_message(r.id, &step).map_err(|e| e.to_string())? {
             Some((channel, ts)) => {
                 if self.shown.get(&key) == Some(&fingerprint) {
                     return Ok(());
@@ -360,8 +339,8 @@ impl Presenter {
             }
             None => {
                 let channel = r.channel.clone().unwrap_or_else(|| self.channel.clone());
-                let thread = store
-                    .get_rotation(r.id)
+                let thread = query
+                    .rotation(r.id)
                     .ok()
                     .flatten()
                     .and_then(|fresh| fresh.thread_ts);
@@ -370,15 +349,12 @@ impl Presenter {
                     .post_message(&channel, thread.as_deref(), message.text, message.blocks)
                     .await
                     .map_err(|e| e.to_string())?;
-                store
-                    .set_rotation_message(r.id, &step, &channel, &ts)
+                // The placement is the engine's to write, in its serial order; the first
+                // step message starts the thread the others reply in.
+                self.engine
+                    .record_placement(r.id, &step, &channel, &ts, thread.is_none())
+                    .await
                     .map_err(|e| e.to_string())?;
-                if thread.is_none() {
-                    // The first step message starts the thread the others reply in.
-                    store
-                        .set_rotation_thread(r.id, &channel, &ts)
-                        .map_err(|e| e.to_string())?;
-                }
             }
         }
         self.shown.insert(key, fingerprint);

@@ -128,6 +128,19 @@ impl Store {
         audit_record: &NewAuditRecord,
         new_token: Option<&NewToken>,
     ) -> Result<()> {
+        self.apply_transition(rotation, expected_version, audit_record, new_token, &[])
+    }
+
+    /// [`Store::update_rotation`], and in the same transaction the effects still to run
+    /// after it (`pending_effects`, an outbox): a crash after the commit cannot lose them.
+    pub fn apply_transition(
+        &self,
+        rotation: &Rotation,
+        expected_version: i64,
+        audit_record: &NewAuditRecord,
+        new_token: Option<&NewToken>,
+        effects: &[&str],
+    ) -> Result<()> {
         let mut conn = self.lock();
         let tx = super::write_transaction(&mut conn)?;
         let changed = tx.execute(
@@ -171,6 +184,75 @@ impl Store {
         audit::append(&tx, audit_record)?;
         if let Some(token) = new_token {
             tokens::replace_current(&tx, token, audit_record.at)?;
+        }
+        for effect in effects {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO pending_effects (rotation_id, effect, created_at)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![rotation.id.0, effect, ts(audit_record.at)])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Effects committed with a transition and not finished yet, oldest first.
+    pub fn pending_effects(&self) -> Result<Vec<(RotationId, String)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT rotation_id, effect FROM pending_effects ORDER BY created_at, rotation_id",
+        )?;
+        let rows = stmt
+            .query_map([], |row| Ok((RotationId(row.get(0)?), row.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Marks an effect done, with the audit record of its result, in one transaction.
+    /// `false` when it was not pending (already finished).
+    pub fn finish_effect(
+        &self,
+        id: RotationId,
+        effect: &str,
+        audit_record: Option<&NewAuditRecord>,
+    ) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = super::write_transaction(&mut conn)?;
+        let removed = tx
+            .prepare_cached("DELETE FROM pending_effects WHERE rotation_id = ?1 AND effect = ?2")?
+            .execute(params![id.0, effect])?;
+        if removed > 0 {
+            if let Some(record) = audit_record {
+                audit::append(&tx, record)?;
+            }
+        }
+        tx.commit()?;
+        Ok(removed > 0)
+    }
+
+    /// Records where a step of a rotation is shown in Slack and, for the message that
+    /// starts the rotation's thread, the thread itself, in one transaction. Only the
+    /// engine calls it, under its serial order, so placement never races a transition.
+    pub fn set_placement(
+        &self,
+        id: RotationId,
+        step: &str,
+        channel: &str,
+        ts: &str,
+        starts_thread: bool,
+    ) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = super::write_transaction(&mut conn)?;
+        tx.prepare_cached(
+            "INSERT INTO rotation_messages (rotation_id, step, channel, ts) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (rotation_id, step) DO UPDATE SET channel = excluded.channel, ts = excluded.ts",
+        )?
+        .execute(params![id.0, step, channel, ts])?;
+        if starts_thread {
+            tx.prepare_cached(
+                "UPDATE rotations SET channel = ?2, thread_ts = ?3 WHERE id = ?1 AND thread_ts IS NULL",
+            )?
+            .execute(params![id.0, channel, ts])?;
         }
         tx.commit()?;
         Ok(())

@@ -249,10 +249,10 @@ async fn a_stalled_rotation_is_reminded_and_urgent_warnings_land_in_its_thread()
     start_and_approve(&app, &warning).await;
     let before = thread(&app, &warning).len();
 
-    // Left alone: sweeps every hour until the token has expired, each run twice (a second
-    // sweep beside the first, or a restart, must not post anything again).
-    while app.clock.now() < expires - Duration::hours(1) {
-        app.clock.advance(Duration::hours(1));
+    // Left alone: a sweep every 6 hours until the day the token expires, each run twice (a
+    // second sweep beside the first, or a restart, must not post anything again).
+    while app.clock.now() < expires - Duration::hours(6) {
+        app.clock.advance(Duration::hours(6));
         sweep(&app).await;
         assert_eq!(
             sweep(&app).await.posted(),

@@ -6,12 +6,14 @@
 
 mod support;
 
+mod bounded_slack;
 mod browser;
 mod channel_story;
 mod check_config;
 mod cli;
 mod config;
 mod demo;
+mod durable_acks;
 mod engine;
 mod graph_client;
 mod manifest;

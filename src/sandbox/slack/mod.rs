@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+mod connections;
 mod delivery;
 mod error;
 pub mod identity;
@@ -39,6 +40,7 @@ pub mod signing;
 mod socket_mode;
 mod web_api;
 
+pub use connections::ConnectionCounts;
 pub use delivery::{BotReply, DELIVERY_TIMEOUT, Transport};
 pub use error::{InteractionError, WaitTimedOut};
 pub use interactivity::{Click, SlashCommand, Submission, UrlVerification, ViewOutcome};
@@ -84,6 +86,8 @@ struct Shared {
     /// Bumped whenever the bot does something visible (a call, an answer, a frame), so
     /// [`FakeSlack::wait_until`] re-checks exactly then instead of polling.
     activity: watch::Sender<u64>,
+    /// The TCP connections the bot holds to this fake, counted as they are accepted.
+    connections: Arc<ConnectionCounts>,
 }
 
 impl Shared {
@@ -142,8 +146,13 @@ impl FakeSlack {
             shutdown: shutdown_rx,
             http: crate::http::client(DELIVERY_TIMEOUT),
             activity: watch::channel(0).0,
+            connections: Arc::new(ConnectionCounts::default()),
         });
         let app = web_api::router(shared.clone()).merge(socket_mode::router(shared.clone()));
+        let listener = connections::CountingListener {
+            inner: listener,
+            counts: Arc::clone(&shared.connections),
+        };
         let task = tokio::spawn(async move {
             // Only ends when aborted or on an accept error, which the tests would notice.
             let _ = axum::serve(listener, app).await;
@@ -169,6 +178,12 @@ impl FakeSlack {
     /// `http://127.0.0.1:PORT/`.
     pub fn base_url(&self) -> Url {
         self.shared.base_url.clone()
+    }
+
+    /// The TCP connections made to this fake (Web API and Socket Mode alike), as its side
+    /// sees them: accepted so far, open now, most open at once.
+    pub fn connections(&self) -> &ConnectionCounts {
+        &self.shared.connections
     }
 
     /// The clock the fake reads (the one it was started with).
@@ -345,6 +360,11 @@ impl FakeSlack {
     /// The next call of `method` gets HTTP 429 with `Retry-After: retry_after_secs`.
     pub fn rate_limit_next(&self, method: &str, retry_after_secs: u64) {
         self.fail_next(method, SlackFault::RateLimited { retry_after_secs });
+    }
+
+    /// The next call of `method` takes effect at once but is answered only after `after`.
+    pub fn slow_next(&self, method: &str, after: Duration) {
+        self.fail_next(method, SlackFault::Slow(after));
     }
 
     /// The next call of `method` never gets an answer (until the fake is dropped).
