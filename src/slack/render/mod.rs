@@ -6,11 +6,10 @@
 //! who did what and when. Every renderer stays within Slack's limits ([`limits`]), and
 //! [`transcript`] turns the blocks back into text for the terminal demo and the tests.
 //!
-//! The rotation thread is one message per step, re-rendered from the current [`Rotation`]
-//! on every transition and updated in place (`chat.update`): a step's buttons disappear
-//! once it is done and its message then says who did it and when.
-//!
-//! [`Rotation`]: crate::rotation::Rotation
+//! The rotation thread is one message per entry of the rotation's story
+//! ([`crate::rotation::history`]), re-rendered on every transition and updated in place
+//! (`chat.update`): only the newest entry carries buttons, and a finished or failed entry
+//! shrinks to one line that says who did what and when — and stays.
 
 mod alerts;
 mod audit;
