@@ -307,3 +307,37 @@ async fn a_stalled_rotation_is_reminded_and_urgent_warnings_land_in_its_thread()
     );
     assert!(top.blocks.to_string().contains("Rotation #1"));
 }
+
+#[tokio::test]
+async fn a_two_person_rule_waits_for_a_second_different_lead() {
+    let app = TestApp::start_with(SlackMode::Http, |config| {
+        config.slack.approvals_required = 2;
+    })
+    .await;
+    let warning = warning(&app).await;
+    click(&app, MEMBER, &warning, ids::START_ROTATION).await;
+    let approval = app.wait_for_button(&warning, ids::APPROVE).await;
+    click(&app, LEAD, &approval.ts, ids::APPROVE).await;
+    let request = app.slack().message(CHANNEL, &approval.ts).unwrap();
+    let blocks = request.blocks.to_string();
+    assert!(blocks.contains("1 of 2 approvals"), "{blocks}");
+    assert!(
+        has_button(&request, ids::APPROVE),
+        "still waiting for a second lead"
+    );
+    assert_eq!(thread(&app, &warning).len(), 1, "no step 1 yet");
+
+    click(&app, LEAD, &approval.ts, ids::APPROVE).await;
+    app.wait_for_ephemeral(LEAD, "You approved already").await;
+
+    click(&app, GROUP_LEAD, &approval.ts, ids::APPROVE).await;
+    app.wait_for_button(&warning, ids::ENTER_TOKEN).await;
+    let head = app.slack().message(CHANNEL, &approval.ts).unwrap();
+    assert!(
+        head.blocks
+            .to_string()
+            .contains("approved by <@U0LEE> and <@U0GRACE>"),
+        "{}",
+        head.blocks
+    );
+}
