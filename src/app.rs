@@ -170,6 +170,7 @@ impl RunningApp {
         if let Err(error) = approvers.refresh().await {
             tracing::warn!(error = %error, "cannot read approver groups yet; configured user ids still work");
         }
+        let mut web_form = None;
         let bot = SlackBot::new(
             Arc::clone(&engine),
             api.clone(),
@@ -177,6 +178,14 @@ impl RunningApp {
             config.slack.channel.clone(),
             config.slack.allow_self_approval,
         );
+        if let Some(intake) = crate::intake::Intake::from_config(
+            &config.intake,
+            Arc::clone(&engine),
+            Arc::clone(&approvers),
+        ) {
+            bot.set_intake(Arc::clone(&intake));
+            web_form = Some(intake);
+        }
         let presenter = Presenter::new(
             Arc::clone(&engine),
             api.clone(),
@@ -219,6 +228,10 @@ impl RunningApp {
             }),
             connections: Arc::new(engine.connection_names()),
         });
+        let router = match web_form {
+            Some(intake) => router.merge(crate::intake::routes(intake)),
+            None => router,
+        };
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -228,7 +241,9 @@ impl RunningApp {
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            if let Err(error) = axum::serve(listener, router)
+            // With the peer's address: the web form rate-limits unknown links per client.
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(error) = axum::serve(listener, service)
                 .with_graceful_shutdown(shutdown)
                 .await
             {

@@ -68,6 +68,8 @@ pub struct SlackBot {
     replies: Lane<Reply>,
     views: Lane<ViewRequest>,
     stats: Arc<ReplyStats>,
+    /// The web form (`[intake] web_form`), set once at start.
+    intake: std::sync::OnceLock<Arc<crate::intake::Intake>>,
 }
 
 impl SlackBot {
@@ -102,6 +104,7 @@ impl SlackBot {
             replies,
             views,
             stats,
+            intake: std::sync::OnceLock::new(),
         });
         tokio::spawn(send_replies(Arc::downgrade(&bot), reply_queue));
         tokio::spawn(open_views(Arc::downgrade(&bot), view_queue));
@@ -111,6 +114,12 @@ impl SlackBot {
     /// What became of the replies so far (sent, failed, dropped).
     pub fn reply_stats(&self) -> &ReplyStats {
         &self.stats
+    }
+
+    /// Offers the web form's link on *Enter new token* (and opens the modal only when
+    /// `[intake] slack_modal` is on). Set once; later calls change nothing.
+    pub fn set_intake(&self, intake: Arc<crate::intake::Intake>) {
+        let _ = self.intake.set(intake);
     }
 
     fn actor(&self, user: &str) -> Actor {
@@ -129,6 +138,16 @@ impl SlackBot {
                 SlackInteractionResponse::Empty
             }
             Interaction::SubmitToken(submission) => {
+                if self
+                    .intake
+                    .get()
+                    .is_some_and(|intake| !intake.slack_modal())
+                {
+                    return view_errors([(
+                        super::ids::TOKEN_BLOCK,
+                        "This bot takes the token only through its web form: click *Enter new token* for a link.",
+                    )]);
+                }
                 if let Some(errors) = self.submission_errors(&submission) {
                     return errors;
                 }
@@ -270,14 +289,28 @@ impl SlackBot {
         };
         let default_expiry = self.engine.now().date_naive() + Duration::days(TOKEN_LIFETIME_DAYS);
         let view = render::token_modal(&rotation, &info, default_expiry);
-        self.views.push(ViewRequest {
-            trigger_id: click.trigger_id,
-            view,
-            user: click.user,
-            channel,
-            thread: click.thread_ts,
-            retry_hint: "Slack did not open the form in time. Click *Enter new token* again.",
-        });
+        let intake = self.intake.get();
+        let modal = intake.is_none_or(|intake| intake.slack_modal());
+        if modal {
+            self.views.push(ViewRequest {
+                trigger_id: click.trigger_id,
+                view,
+                user: click.user.clone(),
+                channel: channel.clone(),
+                thread: click.thread_ts.clone(),
+                retry_hint: "Slack did not open the form in time. Click *Enter new token* again.",
+            });
+        }
+        if let Some(intake) = intake {
+            let text = match intake.issue(&rotation, &click.user) {
+                Ok(link) => render::web_form_link(link.url.as_str(), link.expires_at, modal),
+                Err(error) => {
+                    tracing::error!(error = %error, "cannot issue a web form link");
+                    "I could not make a web form link; it has been logged. Click *Enter new token* again.".to_owned()
+                }
+            };
+            self.ephemeral(Some(channel), click.user, click.thread_ts, text);
+        }
     }
 
     /// The token modal: the rotation moves to `Checking` (committed) before this returns;

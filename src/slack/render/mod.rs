@@ -14,6 +14,7 @@
 mod alerts;
 mod audit;
 pub(crate) mod format;
+mod intake;
 pub(crate) mod kit;
 pub mod limits;
 mod modal;
@@ -28,11 +29,12 @@ mod tests;
 
 pub use alerts::{graph_unreachable, provisioning_recovered, quarantine_alert};
 pub use audit::{DEFAULT_AUDIT_RECORDS, audit_list};
+pub use intake::web_form_link;
 pub use modal::{register_modal, token_modal};
 pub use outcome::{
     BOT_FAULT, already_done_text, no_such_connection, outcome_reply, recorded_text, refusal_text,
 };
-pub use rotation::{Thread, in_progress_line, stall_reminder, thread_message};
+pub use rotation::{Thread, in_progress_line, latest_attempt, stall_reminder, thread_message};
 pub use status::{StatusRow, home_view, status_blocks, status_message};
 pub use warning::{expiry_warning, threshold_reply, unknown_expiry_warning, warning_resolved};
 

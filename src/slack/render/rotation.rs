@@ -386,7 +386,7 @@ fn attempt_line(thread: &Thread<'_>, attempt: &Attempt, is_last: bool) -> Messag
             Message::new(
                 format!("Checking the new SCIM token for {name}…"),
                 vec![section(&format!(
-                    "⏳ {step} · Token {entered}: {}",
+                    "⏳ {step} · Checking the token {entered}: {}",
                     progress.join(" · ")
                 ))],
             )
@@ -400,7 +400,7 @@ fn attempt_line(thread: &Thread<'_>, attempt: &Attempt, is_last: bool) -> Messag
             Message::new(
                 format!("The new SCIM token for {name} works and Entra uses it."),
                 vec![section(&format!(
-                    "✓ {step} · Token {entered} works: {}{resumed}.",
+                    "✓ {step} · The new token works — {entered}: {}{resumed}.",
                     passed.join(", ")
                 ))],
             )
@@ -408,7 +408,7 @@ fn attempt_line(thread: &Thread<'_>, attempt: &Attempt, is_last: bool) -> Messag
         AttemptOutcome::Failed { stage, reason, .. } => {
             let saved = attempt.passed[2];
             let mut blocks = vec![section(&format!(
-                "{} {step} · Token {entered}{}:\n{}",
+                "{} {step} · The checks stopped — token {entered}{}:\n{}",
                 if saved { "🚨" } else { "✗" },
                 if passed.is_empty() {
                     String::new()
@@ -443,7 +443,7 @@ fn attempt_line(thread: &Thread<'_>, attempt: &Attempt, is_last: bool) -> Messag
         }
         AttemptOutcome::Lost { .. } => {
             let mut blocks = vec![section(&format!(
-                "✗ {step} · Token {entered}: the bot restarted during the checks, and the token \
+                "✗ {step} · The checks stopped — token {entered}: the bot restarted during them, and the token \
                  was only in memory."
             ))];
             enter_again(
@@ -458,6 +458,24 @@ fn attempt_line(thread: &Thread<'_>, attempt: &Attempt, is_last: bool) -> Messag
             )
         }
     }
+}
+
+/// The newest token's line as the thread shows it (without buttons), for the web form's
+/// progress page; `None` before a token was entered.
+pub fn latest_attempt(r: &Rotation, entries: &[Entry]) -> Option<Message> {
+    let attempt = history::attempts(entries).into_iter().last()?;
+    let thread = Thread {
+        rotation: r,
+        entries,
+        conn: ConnectionInfo {
+            name: &r.connection,
+            aws_region: "",
+        },
+        approvers: Approvers::default(),
+        requester_is_approver: false,
+        old: None,
+    };
+    Some(attempt_line(&thread, attempt, false))
 }
 
 /// Step 2: delete the old token in the AWS console and confirm it (with a confirm dialog

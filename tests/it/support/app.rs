@@ -58,6 +58,11 @@ impl TestApp {
         test
     }
 
+    /// The directory holding the database files (`bot.db`, `-wal`, `-shm`).
+    pub fn db_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn slack(&self) -> &FakeSlack {
         &self.world.slack
     }

@@ -226,6 +226,11 @@ impl Browser {
             .to_owned()
     }
 
+    /// Forgets every cookie of the current page's site, as another browser would be.
+    pub async fn forget_cookies(&self) {
+        self.call(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+
     /// The page's visible text, as a person reads it.
     pub async fn text(&self) -> String {
         self.script(
