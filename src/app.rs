@@ -94,6 +94,8 @@ pub fn monitor_settings(config: &Config) -> MonitorSettings {
         warn_days: config.schedule.warn_days.clone(),
         approvers: config.slack.approvers.clone(),
         approver_groups: config.slack.approver_groups.clone(),
+        stall_reminder: chrono::Duration::from_std(config.schedule.stall_reminder)
+            .unwrap_or(chrono::Duration::MAX),
     }
 }
 
@@ -138,6 +140,7 @@ impl RunningApp {
             Arc::clone(&options.clock),
             Policy {
                 allow_self_approval: config.slack.allow_self_approval,
+                approvals_required: config.slack.approvals_required,
             },
             approval_window,
             connections,
@@ -203,6 +206,7 @@ impl RunningApp {
             Arc::clone(&approvers),
             config.slack.channel.clone(),
             config.slack.allow_self_approval,
+            config.slack.approvals_required,
         );
         let scheduler = Scheduler::new(Arc::clone(&engine), api.clone(), monitor_settings(config));
         let presented = presenter.progress();

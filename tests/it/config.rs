@@ -117,6 +117,11 @@ fn defaults_are_applied() {
     assert_eq!(config.store.path, Path::new("scim-rotator.db"));
     assert_eq!(config.schedule.check_interval, Duration::from_secs(3600));
     assert_eq!(config.schedule.warn_days, [30, 14, 7, 3, 1]);
+    assert_eq!(
+        config.schedule.stall_reminder,
+        Duration::from_secs(24 * 3600)
+    );
+    assert_eq!(config.slack.approvals_required, 1);
     assert!(config.aws_health.is_none());
 
     let connection = &config.connections[0];
@@ -527,7 +532,7 @@ fn unknown_key_names_the_file_line_section_and_expected_keys() {
         message,
         "scim-rotator.toml:4: unknown key 'chanel' in [slack] (expected one of 'mode', 'bot_token', \
          'app_token', 'signing_secret', 'channel', 'api_url', 'approvers', 'approver_groups', \
-         'allow_self_approval', 'approval_timeout', 'app_id')"
+         'allow_self_approval', 'approvals_required', 'approval_timeout', 'app_id')"
     );
 }
 
@@ -691,6 +696,39 @@ fn warn_days_must_be_positive() {
         error(&with_days("[400]")),
         "scim-rotator.toml:17: schedule.warn_days: 400 days is more than a token lives: \
          each entry must be at most 365"
+    );
+}
+
+#[test]
+fn approvals_required_is_one_or_two() {
+    let with = |n: &str| {
+        minimal_with(
+            "approvers =",
+            &format!("approvals_required = {n}\napprovers ="),
+        )
+    };
+    assert_eq!(load(&with("2")).unwrap().slack.approvals_required, 2);
+    for bad in ["0", "3", "-1"] {
+        assert_eq!(
+            error(&with(bad)),
+            format!(
+                "scim-rotator.toml:5: slack.approvals_required: is {bad}: it must be 1 (one \
+                 approver) or 2 (two different approvers)"
+            )
+        );
+    }
+}
+
+#[test]
+fn stall_reminder_is_a_positive_duration() {
+    let with = |d: &str| format!("{MINIMAL}\n[schedule]\nstall_reminder = \"{d}\"\n");
+    assert_eq!(
+        load(&with("6h")).unwrap().schedule.stall_reminder,
+        Duration::from_secs(6 * 3600)
+    );
+    assert_eq!(
+        error(&with("0s")),
+        "scim-rotator.toml:17: schedule.stall_reminder: invalid duration '0s': must be longer than zero"
     );
 }
 

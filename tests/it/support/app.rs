@@ -112,7 +112,7 @@ impl TestApp {
             name: CONNECTION,
             aws_region: scim_rotator::sandbox::SANDBOX_REGION,
         };
-        let message = render::expiry_warning(&conn, &token, threshold, now);
+        let message = render::expiry_warning(&conn, &token, threshold, now, None);
         self.app
             .bot
             .api
