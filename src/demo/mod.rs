@@ -6,6 +6,7 @@
 
 mod channel;
 mod page_text;
+pub mod web;
 
 use crate::app::{RunOptions, RunningApp};
 use crate::clock::{Clock, ManualClock};
@@ -82,7 +83,6 @@ pub async fn run(
             retry: RetryPolicy::default(),
             run_scheduler: false,
             slack_pacing: options.slack_pacing,
-            socket_liveness: crate::slack::socket::SocketLiveness::PRODUCTION,
         },
     )
     .await
