@@ -1091,3 +1091,20 @@ fn intake_mistakes_are_named_with_their_line() {
     ));
     assert!(query.contains("must not have a query"), "{query}");
 }
+
+#[test]
+fn slack_app_id_is_optional_and_must_look_like_an_app_id() {
+    assert_eq!(load(MINIMAL).unwrap().slack.app_id, None);
+    let with = |value: &str| minimal_with("channel =", &format!("app_id = \"{value}\"\nchannel ="));
+    assert_eq!(
+        load(&with("A0123ABCD")).unwrap().slack.app_id.as_deref(),
+        Some("A0123ABCD")
+    );
+    for bad in ["U0123ABCD", "A01-23", "@scim-rotator"] {
+        let message = error(&with(bad));
+        assert!(
+            message.contains("slack.app_id") && message.contains("is not a Slack app id"),
+            "{bad}: {message}"
+        );
+    }
+}
