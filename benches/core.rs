@@ -87,14 +87,24 @@ fn main() {
         users: &users,
         groups: &[],
         allow_self_approval: false,
+        required: 1,
     };
     let Decision::Transition(approved) =
         decide(&rotation, &Command::Approve, &lead, Policy::default(), now)
     else {
         unreachable!()
     };
-    measure("render approval step + JSON", 100_000, |_| {
-        let message = render::approval_step(&approved.rotation, &conn, &approvers, now);
+    let entries = scim_rotator::rotation::history::entries(&[]);
+    let thread = render::Thread {
+        rotation: &approved.rotation,
+        entries: &entries,
+        conn,
+        approvers,
+        requester_is_approver: false,
+        old: None,
+    };
+    measure("render the request message + JSON", 100_000, |_| {
+        let message = render::thread_message(&thread, 0);
         black_box(serde_json::to_vec(&message).unwrap());
     });
 

@@ -59,9 +59,6 @@ pub struct RunOptions {
     /// How Slack calls are paced: Slack's limits in production; unpaced against the fake
     /// Slack in tests, where the wait would only slow the suite.
     pub slack_pacing: Pacing,
-    /// How a silent Socket Mode connection is noticed ([`SocketLiveness::PRODUCTION`];
-    /// tests shorten it to see a replacement in seconds).
-    pub socket_liveness: SocketLiveness,
 }
 
 /// Builds the connections the engine acts on from the configuration; their Graph calls are
@@ -90,6 +87,8 @@ pub fn scheduler_settings(config: &Config) -> SchedulerSettings {
         warn_days: config.schedule.warn_days.clone(),
         approvers: config.slack.approvers.clone(),
         approver_groups: config.slack.approver_groups.clone(),
+        stall_reminder: chrono::Duration::from_std(config.schedule.stall_reminder)
+            .unwrap_or(chrono::Duration::MAX),
     }
 }
 
@@ -122,6 +121,17 @@ pub struct RunningApp {
 impl RunningApp {
     /// Starts everything `config` describes.
     pub async fn start(config: &Config, options: RunOptions) -> anyhow::Result<RunningApp> {
+        RunningApp::start_with_socket_liveness(config, options, SocketLiveness::PRODUCTION).await
+    }
+
+    /// [`RunningApp::start`] with how a silent Socket Mode connection is noticed
+    /// ([`SocketLiveness::PRODUCTION`] in `start`; tests shorten it to see a replacement in
+    /// seconds).
+    pub async fn start_with_socket_liveness(
+        config: &Config,
+        options: RunOptions,
+        socket_liveness: SocketLiveness,
+    ) -> anyhow::Result<RunningApp> {
         let store =
             Arc::new(Store::open(&config.store.path).with_context(|| {
                 format!("opening the database {}", config.store.path.display())
@@ -136,6 +146,7 @@ impl RunningApp {
             Arc::clone(&options.clock),
             Policy {
                 allow_self_approval: config.slack.allow_self_approval,
+                approvals_required: config.slack.approvals_required,
             },
             approval_window,
             connections,
@@ -201,6 +212,7 @@ impl RunningApp {
             Arc::clone(&approvers),
             config.slack.channel.clone(),
             config.slack.allow_self_approval,
+            config.slack.approvals_required,
         );
         let scheduler =
             Scheduler::new(Arc::clone(&engine), api.clone(), scheduler_settings(config));
@@ -275,7 +287,7 @@ impl RunningApp {
                         Arc::clone(&bot),
                         &app_token,
                         Arc::clone(&identity),
-                        options.socket_liveness,
+                        socket_liveness,
                     )
                     .await
                     .map_err(anyhow::Error::msg)?,

@@ -61,6 +61,7 @@ pub async fn run(config: &Config, args: &SweepArgs) -> anyhow::Result<Exit> {
         clock,
         Policy {
             allow_self_approval: config.slack.allow_self_approval,
+            approvals_required: config.slack.approvals_required,
         },
         approval_window,
         connection_runtimes(config, retry, &metrics),

@@ -53,6 +53,9 @@ pub const DEFAULT_WARN_DAYS: [u32; 5] = [30, 14, 7, 3, 1];
 /// A day: long enough for a lead in another time zone to answer, short enough that a stale
 /// request does not linger; the next warning asks again.
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(24 * 3_600);
+/// A day: a rotation waiting that long for a person has stalled; once a day is a nudge,
+/// not noise, and leaves three nudges before an urgent 3-day warning.
+pub const DEFAULT_STALL_REMINDER: Duration = Duration::from_secs(24 * 3_600);
 /// Largest `warn_days` entry: a token lives 365 days, so a larger threshold would already have
 /// passed when the token was created.
 pub const MAX_WARN_DAYS: u32 = 365;
@@ -150,6 +153,8 @@ pub struct SlackConfig {
     pub approver_groups: Vec<String>,
     /// Whether an approver may approve a rotation they requested themselves.
     pub allow_self_approval: bool,
+    /// How many different approvers a rotation needs (1, or 2 for a two-person rule).
+    pub approvals_required: u8,
     /// How long a rotation request waits for approval before it expires.
     pub approval_timeout: Duration,
     /// The Slack app's id (`A…`); requests for another app are refused. `None`: asked of
@@ -178,6 +183,8 @@ pub struct ScheduleConfig {
     /// Days before expiry at which to warn: non-empty, each in `1..=MAX_WARN_DAYS`, sorted
     /// descending, without duplicates.
     pub warn_days: Vec<u32>,
+    /// A rotation waiting this long for a person gets a reminder in its thread.
+    pub stall_reminder: Duration,
 }
 
 /// Ten minutes: time to open the AWS console, generate a token and paste it, short enough

@@ -50,6 +50,8 @@ pub(super) struct RawSlack {
     pub approver_groups: Vec<Spanned<String>>,
     #[serde(default)]
     pub allow_self_approval: bool,
+    /// Signed, so that `-1` reaches our own message instead of serde's.
+    pub approvals_required: Option<Spanned<i64>>,
     pub approval_timeout: Option<Spanned<String>>,
     pub app_id: Option<Spanned<String>>,
 }
@@ -72,6 +74,7 @@ pub(super) struct RawSchedule {
     pub check_interval: Option<Spanned<String>>,
     /// Signed, so that `-3` reaches our own message instead of serde's `expected u32`.
     pub warn_days: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub stall_reminder: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -7,8 +7,9 @@ use super::raw::{RawConfig, RawConnection, RawIntake, RawSchedule, RawServer, Ra
 use super::{
     AwsHealthConfig, AzureCredential, Config, ConfigError, ConnectionConfig,
     DEFAULT_APPROVAL_TIMEOUT, DEFAULT_CHECK_INTERVAL, DEFAULT_GRAPH_URL, DEFAULT_LISTEN,
-    DEFAULT_LOGIN_URL, DEFAULT_SLACK_API_URL, DEFAULT_STORE_PATH, DEFAULT_WARN_DAYS, MAX_WARN_DAYS,
-    ScheduleConfig, ServerConfig, SlackConfig, SlackMode, StoreConfig,
+    DEFAULT_LOGIN_URL, DEFAULT_SLACK_API_URL, DEFAULT_STALL_REMINDER, DEFAULT_STORE_PATH,
+    DEFAULT_WARN_DAYS, MAX_WARN_DAYS, ScheduleConfig, ServerConfig, SlackConfig, SlackMode,
+    StoreConfig,
 };
 use super::{DEFAULT_LINK_LIFETIME, IntakeConfig, MAX_LINK_LIFETIME, is_loopback};
 use crate::azure::ClientCertificate;
@@ -145,6 +146,21 @@ impl<'a> Resolver<'a> {
             }
         };
 
+        let approvals_required = match &raw.approvals_required {
+            None => 1,
+            Some(value) => match *value.get_ref() {
+                n @ 1..=2 => n as u8,
+                other => {
+                    return Err(self.invalid(
+                        value,
+                        "slack.approvals_required",
+                        format!(
+                            "is {other}: it must be 1 (one approver) or 2 (two different approvers)"
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(SlackConfig {
             app_id,
             mode,
@@ -156,6 +172,7 @@ impl<'a> Resolver<'a> {
             approvers,
             approver_groups,
             allow_self_approval: raw.allow_self_approval,
+            approvals_required,
             approval_timeout: self.duration(
                 "slack.approval_timeout",
                 raw.approval_timeout.as_ref(),
@@ -199,9 +216,15 @@ impl<'a> Resolver<'a> {
             None => DEFAULT_WARN_DAYS.to_vec(),
             Some(list) => self.warn_days(&list)?,
         };
+        let stall_reminder = self.duration(
+            "schedule.stall_reminder",
+            raw.stall_reminder.as_ref(),
+            DEFAULT_STALL_REMINDER,
+        )?;
         Ok(ScheduleConfig {
             check_interval,
             warn_days,
+            stall_reminder,
         })
     }
 

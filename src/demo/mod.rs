@@ -83,7 +83,6 @@ pub async fn run(
             retry: RetryPolicy::default(),
             run_scheduler: false,
             slack_pacing: options.slack_pacing,
-            socket_liveness: crate::slack::socket::SocketLiveness::PRODUCTION,
         },
     )
     .await

@@ -4,7 +4,7 @@
 
 use crate::audit::AuditRecord;
 use crate::rotation::{Rotation, RotationId, RotationState, TokenRecord};
-use crate::store::{AuditFilter, Store, StoreError, keys};
+use crate::store::{AuditFilter, Store, StoreError, WarningRecord, keys};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -76,6 +76,34 @@ impl Queries {
         step: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
         self.store.rotation_message(id, step)
+    }
+
+    /// A rotation's audit records, oldest first: the story its thread tells.
+    pub fn story(&self, id: RotationId) -> Result<Vec<AuditRecord>, StoreError> {
+        self.store.rotation_audit(id.0)
+    }
+
+    /// The connection's current token record.
+    pub fn current_token(&self, connection: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.store.current_token(connection)
+    }
+
+    /// The expiry warning posted as message `(channel, ts)`, if that message is one.
+    pub fn warning_at_message(
+        &self,
+        channel: &str,
+        ts: &str,
+    ) -> Result<Option<WarningRecord>, StoreError> {
+        self.store.warning_at_message(channel, ts)
+    }
+
+    /// The warnings sent about one token (its store row), oldest first.
+    pub fn sent_warnings(
+        &self,
+        connection: &str,
+        token_row: i64,
+    ) -> Result<Vec<WarningRecord>, StoreError> {
+        self.store.sent_warnings(connection, token_row)
     }
 
     /// Rotations still open, and those changed since `since`, by id.

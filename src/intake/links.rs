@@ -309,6 +309,7 @@ mod tests {
             state,
             version,
             requested_by: "U1".to_owned(),
+            approvals: vec!["U2".to_owned()],
             approved_by: Some("U2".to_owned()),
             driven_by: None,
             token_entered_by: None,

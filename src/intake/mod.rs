@@ -177,9 +177,18 @@ impl Intake {
 
     /// How the checks on `rotation`'s token stand, in the thread's own words.
     fn progress(&self, rotation: &Rotation) -> page::Progress {
-        let now = self.now();
-        let message = crate::slack::render::checks_step(rotation, now);
-        let text = plain(&transcript::to_text(&message.blocks));
+        // The same words as the thread's line for the newest token (read from the story).
+        let story = match self.engine.query().story(rotation.id) {
+            Ok(story) => story,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot read the rotation's story");
+                Vec::new()
+            }
+        };
+        let entries = crate::rotation::history::entries(&story);
+        let text = crate::slack::render::latest_attempt(rotation, &entries)
+            .map(|message| plain(&transcript::to_text(&message.blocks)))
+            .unwrap_or_default();
         let (outcome, next) = match rotation.state {
             RotationState::Checking | RotationState::Saving | RotationState::Verifying => (
                 "working",

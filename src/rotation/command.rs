@@ -46,10 +46,22 @@ impl Actor {
 }
 
 /// The settings that shape who may do what.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// When false (the default), whoever requested a rotation cannot approve it.
     pub allow_self_approval: bool,
+    /// How many different approvers a rotation needs: 1 (the default) or 2 (a two-person
+    /// rule). A rotation moves on with the last of them.
+    pub approvals_required: u8,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            allow_self_approval: false,
+            approvals_required: 1,
+        }
+    }
 }
 
 /// The step of the checks that produced a result.

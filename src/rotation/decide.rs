@@ -74,6 +74,7 @@ pub fn decide_start(req: StartRequest<'_>) -> Result<Rotation, String> {
         state: RotationState::AwaitingApproval,
         version: 1,
         requested_by: requester.to_owned(),
+        approvals: Vec::new(),
         approved_by: None,
         driven_by: None,
         token_entered_by: None,
@@ -170,6 +171,11 @@ fn permission(
         Command::Approve if is_requester && !policy.allow_self_approval => Err(
             "You requested this rotation, so another team lead has to approve it.".to_owned(),
         ),
+        Command::Approve if rotation.approvals.contains(id) => Err(format!(
+            "You approved already: {} of {} approvals. Another team lead has to approve too.",
+            rotation.approvals.len(),
+            policy.approvals_required.max(1)
+        )),
         Command::Reject { .. } if !is_approver => Err(
             "Only a team lead (an approver) can reject a rotation. If you requested it, cancel it instead."
                 .to_owned(),
@@ -224,6 +230,19 @@ pub fn decide(
 
     match command {
         Command::Approve => {
+            next.approvals.extend(who.clone());
+            let required = usize::from(policy.approvals_required.max(1));
+            details = json!({ "approvals": next.approvals.len(), "required": required });
+            if next.approvals.len() < required {
+                // Not yet: the request waits for the next approver, and says so.
+                return Decision::Transition(Box::new(Transition {
+                    rotation: next,
+                    action: "approval_added",
+                    details,
+                    replaces_token: false,
+                    effects: Vec::new(),
+                }));
+            }
             next.state = RotationState::AwaitingNewToken;
             next.approved_by = who.clone();
             next.driven_by = who;

@@ -5,6 +5,7 @@
 mod command;
 mod decide;
 pub mod expiry;
+pub mod history;
 mod registration;
 mod state;
 mod token;

@@ -138,6 +138,10 @@ pub struct Rotation {
     /// Bumped on every transition; the store refuses a write whose version is stale.
     pub version: i64,
     pub requested_by: String,
+    /// Every team lead who approved so far, in order (more than one under a two-person
+    /// rule, `slack.approvals_required = 2`).
+    pub approvals: Vec<String>,
+    /// The approval that let the rotation move on (the last of `approvals`).
     pub approved_by: Option<String>,
     /// The person who last acted on the rotation: approved, rejected, cancelled, entered the
     /// token, retried or confirmed the deletion. In `Rejected`/`Cancelled` it is who ended it,

@@ -180,6 +180,7 @@ fn requester_cannot_approve_their_own_rotation_by_default() {
         &requester_as_lead,
         Policy {
             allow_self_approval: true,
+            ..Policy::default()
         },
         now(),
     );
@@ -401,5 +402,94 @@ fn whoever_rejects_or_cancels_is_recorded() {
             Some(who),
             "{state} × {command:?}"
         );
+    }
+}
+
+/// The two-person rule: who approves, in which order, under which policy, and where the
+/// rotation stands after each approval (`None`: refused, with the reason containing the
+/// text).
+#[test]
+fn approvals_required_table() {
+    const OTHER: &str = "U_OTHER_LEAD";
+    struct Case {
+        required: u8,
+        allow_self: bool,
+        approvers: &'static [&'static str],
+        /// After each approval: the state, or the refusal's words.
+        expect: &'static [Result<RotationState, &'static str>],
+    }
+    let cases = [
+        Case {
+            required: 1,
+            allow_self: false,
+            approvers: &[LEAD],
+            expect: &[Ok(AwaitingNewToken)],
+        },
+        Case {
+            required: 2,
+            allow_self: false,
+            approvers: &[LEAD, OTHER],
+            expect: &[Ok(AwaitingApproval), Ok(AwaitingNewToken)],
+        },
+        Case {
+            required: 2,
+            allow_self: false,
+            approvers: &[LEAD, LEAD],
+            expect: &[Ok(AwaitingApproval), Err("You approved already: 1 of 2")],
+        },
+        Case {
+            required: 2,
+            allow_self: false,
+            approvers: &[REQUESTER, LEAD],
+            expect: &[Err("another team lead"), Ok(AwaitingApproval)],
+        },
+        Case {
+            required: 2,
+            allow_self: true,
+            approvers: &[REQUESTER, LEAD],
+            expect: &[Ok(AwaitingApproval), Ok(AwaitingNewToken)],
+        },
+        Case {
+            required: 2,
+            allow_self: false,
+            approvers: &[MEMBER, LEAD],
+            expect: &[Err("Only a team lead"), Ok(AwaitingApproval)],
+        },
+        Case {
+            // 0 (Policy built by hand) counts as 1.
+            required: 0,
+            allow_self: false,
+            approvers: &[LEAD],
+            expect: &[Ok(AwaitingNewToken)],
+        },
+    ];
+    for (index, case) in cases.iter().enumerate() {
+        let policy = Policy {
+            allow_self_approval: case.allow_self,
+            approvals_required: case.required,
+        };
+        let mut rotation = rotation_in(AwaitingApproval);
+        for (who, expected) in case.approvers.iter().zip(case.expect) {
+            let actor = Actor::user(*who, *who != MEMBER);
+            match (
+                decide(&rotation, &Command::Approve, &actor, policy, now()),
+                expected,
+            ) {
+                (Decision::Transition(t), Ok(state)) => {
+                    assert_eq!(t.rotation.state, *state, "case {index}, {who}");
+                    assert_eq!(t.rotation.approvals.last().map(String::as_str), Some(*who));
+                    let done = *state == AwaitingNewToken;
+                    assert_eq!(t.action, if done { "approved" } else { "approval_added" });
+                    assert_eq!(t.rotation.approved_by.is_some(), done, "case {index}");
+                    rotation = t.rotation;
+                }
+                (Decision::Refused(text), Err(words)) => {
+                    assert!(text.contains(words), "case {index}, {who}: {text}");
+                }
+                (other, expected) => {
+                    panic!("case {index}, {who}: {other:?}, expected {expected:?}")
+                }
+            }
+        }
     }
 }

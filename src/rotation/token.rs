@@ -9,8 +9,12 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpirySource {
-    /// A person registered it (`tokens add`, `/scim register`).
+    /// A person registered it, before the bot recorded how (`tokens add` or `/scim register`).
     Manual,
+    /// A person registered it with `scim-rotator tokens add`.
+    Cli,
+    /// A person registered it with `/scim register` in Slack.
+    SlashCommand,
     /// Learned from a rotation: creation + 365 days, or the date the approver chose.
     Rotation,
     /// Corrected by an AWS Health expiry notification.
@@ -18,9 +22,19 @@ pub enum ExpirySource {
 }
 
 impl ExpirySource {
+    /// Whether a person registered it (by whatever means).
+    pub fn is_registered_by_a_person(self) -> bool {
+        matches!(
+            self,
+            ExpirySource::Manual | ExpirySource::Cli | ExpirySource::SlashCommand
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExpirySource::Manual => "manual",
+            ExpirySource::Cli => "cli",
+            ExpirySource::SlashCommand => "slash_command",
             ExpirySource::Rotation => "rotation",
             ExpirySource::AwsHealth => "aws_health",
         }
@@ -38,6 +52,8 @@ impl FromStr for ExpirySource {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "manual" => Ok(ExpirySource::Manual),
+            "cli" => Ok(ExpirySource::Cli),
+            "slash_command" => Ok(ExpirySource::SlashCommand),
             "rotation" => Ok(ExpirySource::Rotation),
             "aws_health" => Ok(ExpirySource::AwsHealth),
             other => Err(format!("unknown expiry source {other:?}")),

@@ -71,6 +71,9 @@ pub enum Placement {
     NewMessage,
     /// A later one: update the cycle's first message and reply in its thread.
     InThread,
+    /// An urgent or critical one while a rotation is open: a reply in the rotation's
+    /// thread, where the people who can act are looking.
+    RotationThread,
 }
 
 impl fmt::Display for Placement {
@@ -78,6 +81,7 @@ impl fmt::Display for Placement {
         f.write_str(match self {
             Placement::NewMessage => "new message",
             Placement::InThread => "reply in thread",
+            Placement::RotationThread => "reply in the rotation's thread",
         })
     }
 }
@@ -103,7 +107,8 @@ pub struct WarningInput<'a> {
     /// Whether a warning of this cycle was posted and its message is known: later warnings
     /// then go in its thread.
     pub thread_exists: bool,
-    /// Whether a rotation of the connection is in flight: only critical warnings go out.
+    /// Whether a rotation of the connection is in flight: only urgent and critical warnings
+    /// go out, into its thread.
     pub rotation_open: bool,
     /// Whether that rotation already put a verified new token into Entra (it waits only for
     /// the old token's deletion): the token warned about is no longer in use, so nothing,
@@ -146,9 +151,10 @@ pub fn due_warning(input: &WarningInput<'_>) -> Option<DueWarning> {
     if input.token_replaced {
         return None;
     }
-    if input.rotation_open && kind.severity() != Severity::Critical {
-        // The rotation's own thread is where people look now; nagging helps nobody.
-        // Nothing is recorded, so if the rotation is called off the warning still comes.
+    if input.rotation_open && kind.severity() < Severity::Urgent {
+        // The rotation's own thread is where people look now, and its stall reminders
+        // nudge them; an early warning helps nobody. Nothing is recorded, so if the
+        // rotation is called off the warning still comes.
         return None;
     }
     let key = kind.key();
@@ -160,15 +166,97 @@ pub fn due_warning(input: &WarningInput<'_>) -> Option<DueWarning> {
         WarningKind::Expired { .. } => true,
         WarningKind::UnknownExpiry => false,
     };
+    let placement = if input.rotation_open {
+        Placement::RotationThread
+    } else if input.thread_exists {
+        Placement::InThread
+    } else {
+        Placement::NewMessage
+    };
     Some(DueWarning {
         kind,
         key,
-        placement: if input.thread_exists {
-            Placement::InThread
-        } else {
-            Placement::NewMessage
-        },
-        mention,
+        placement,
+        mention: mention || input.rotation_open,
+    })
+}
+
+/// Reminders about one stall (the same rotation version) stop after this many: the first
+/// nudges whoever must act, the next ones all approvers; beyond that the expiry warnings,
+/// which come into the rotation's thread once urgent, carry on.
+pub const MAX_STALL_REMINDERS: u32 = 3;
+
+/// Prefix of stall reminders' keys, `stall:<rotation>:<version>:<n>`: claimed in the same
+/// table as the warnings, so that a restart or a second sweep never reminds twice.
+pub const STALL_KEY_PREFIX: &str = "stall:";
+
+/// Whom a stall reminder mentions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every approver (users and groups): nobody has taken the rotation on yet, or the
+    /// one who did has not answered a reminder.
+    Approvers,
+    /// The team lead who approved (and drives) the rotation.
+    Lead(String),
+}
+
+/// A stall reminder to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueReminder {
+    /// 1 for the first reminder of this stall, 2 for the next, …
+    pub number: u32,
+    /// The key to claim (see [`STALL_KEY_PREFIX`]).
+    pub key: String,
+    pub audience: Audience,
+    /// Since when the rotation waits (its last change).
+    pub since: DateTime<Utc>,
+}
+
+/// The stall reminder due now for `rotation`, if any: one after every `stall_after`
+/// without progress, at most [`MAX_STALL_REMINDERS`]; a reminder missed (the bot was down)
+/// is not sent late — the next one is. Only states that wait for a person stall; the bot's
+/// own checks do not.
+pub fn due_reminder(
+    rotation: &super::Rotation,
+    sent: &[String],
+    now: DateTime<Utc>,
+    stall_after: Duration,
+) -> Option<DueReminder> {
+    use super::RotationState::*;
+    if !matches!(
+        rotation.state,
+        AwaitingApproval | AwaitingNewToken | AwaitingOldTokenDeletion | NeedsAttention
+    ) || stall_after <= Duration::zero()
+    {
+        return None;
+    }
+    let waited = now - rotation.updated_at;
+    let periods = waited.num_seconds() / stall_after.num_seconds().max(1);
+    let number = u32::try_from(periods).ok()?.min(MAX_STALL_REMINDERS);
+    if number == 0 {
+        return None;
+    }
+    let key = format!(
+        "{STALL_KEY_PREFIX}{}:{}:{number}",
+        rotation.id, rotation.version
+    );
+    if sent.contains(&key) {
+        return None;
+    }
+    let lead = rotation
+        .driven_by
+        .clone()
+        .or_else(|| rotation.approved_by.clone());
+    let audience = match (rotation.state, lead) {
+        (AwaitingApproval, _) | (_, None) => Audience::Approvers,
+        (_, Some(lead)) if number == 1 => Audience::Lead(lead),
+        _ => Audience::Approvers,
+    };
+    Some(DueReminder {
+        number,
+        key,
+        audience,
+        since: rotation.updated_at,
     })
 }
 
@@ -417,24 +505,41 @@ mod tests {
     }
 
     #[test]
-    fn an_open_rotation_silences_all_but_critical_warnings() {
+    fn an_open_rotation_holds_back_early_warnings_and_takes_urgent_ones_into_its_thread() {
         let token = token(Some(expires()));
         let input = |now, open| WarningInput {
             token: Some(&token),
             sent: &[],
-            thread_exists: false,
+            thread_exists: true,
             rotation_open: open,
             token_replaced: false,
             now,
             warn_days: &WARN,
         };
-        for days in [30, 14, 7, 3, 1] {
+        for (days, in_rotation) in [(30, false), (14, false), (7, false), (3, true), (1, true)] {
             let now = expires() - Duration::days(days);
-            assert_eq!(due_warning(&input(now, true)), None, "{days} days left");
-            assert!(due_warning(&input(now, false)).is_some());
+            let open = due_warning(&input(now, true));
+            if in_rotation {
+                let open = open.unwrap();
+                assert_eq!(
+                    open.placement,
+                    Placement::RotationThread,
+                    "{days} days left"
+                );
+                assert!(
+                    open.mention,
+                    "{days} days left: the approvers are mentioned"
+                );
+            } else {
+                assert_eq!(open, None, "{days} days left");
+            }
+            let closed = due_warning(&input(now, false)).unwrap();
+            assert_eq!(closed.placement, Placement::InThread);
         }
         let expired = due_warning(&input(expires(), true)).unwrap();
         assert_eq!(expired.kind.severity(), Severity::Critical);
+        assert_eq!(expired.placement, Placement::RotationThread);
+        assert!(expired.mention);
     }
 
     #[test]

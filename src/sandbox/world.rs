@@ -74,6 +74,7 @@ impl SandboxWorld {
                 approvers: vec![LEAD.to_owned()],
                 approver_groups: vec![LEADS_GROUP.to_owned()],
                 allow_self_approval: false,
+                approvals_required: 1,
                 approval_timeout: Duration::from_secs(24 * 3600),
             },
             server: ServerConfig {
@@ -85,6 +86,7 @@ impl SandboxWorld {
             schedule: ScheduleConfig {
                 check_interval: Duration::from_secs(3600),
                 warn_days: vec![30, 14, 7, 3, 1],
+                stall_reminder: crate::config::DEFAULT_STALL_REMINDER,
             },
             aws_health: None,
             intake: IntakeConfig::default(),

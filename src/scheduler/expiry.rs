@@ -7,7 +7,7 @@ use crate::engine::ConnectionRuntime;
 use crate::metrics::MessageKind;
 use crate::rotation::TokenRecord;
 use crate::rotation::expiry::Threshold;
-use crate::rotation::warnings::{DueWarning, WarningInput, WarningKind, due_warning};
+use crate::rotation::warnings::{DueWarning, Placement, WarningInput, WarningKind, due_warning};
 use crate::slack::api::SlackApiError;
 use crate::slack::render::{self, ConnectionInfo, Message, format};
 use crate::store::{StoreError, WarningRecord};
@@ -21,6 +21,8 @@ struct Found {
     /// The cycle's first posted message: (channel, ts).
     thread: Option<(String, String)>,
     due: DueWarning,
+    /// The connection's open rotation, if any.
+    rotation: Option<crate::rotation::Rotation>,
 }
 
 /// The metrics kind of a warning.
@@ -107,6 +109,7 @@ impl Scheduler {
         let open = store.in_flight_rotation(connection)?;
         let rotation_open = open.is_some();
         let token_replaced = open
+            .as_ref()
             .is_some_and(|r| r.state == crate::rotation::RotationState::AwaitingOldTokenDeletion);
         let due = due_warning(&WarningInput {
             token: token.as_ref(),
@@ -122,6 +125,7 @@ impl Scheduler {
             row,
             thread,
             due,
+            rotation: open,
         }))
     }
 
@@ -165,17 +169,28 @@ impl Scheduler {
             }
         }
         let info = Scheduler::connection_info(connection);
-        let posted = match &found.thread {
-            None => self.post_new(&info, found, now).await,
-            Some((channel, root)) => self.post_in_thread(&info, found, channel, root, now).await,
+        let posted = match (&found.rotation, &found.thread) {
+            (Some(rotation), _) if due.placement == Placement::RotationThread => {
+                self.post_in_rotation_thread(&info, found, rotation, now)
+                    .await
+            }
+            (_, None) => self.post_new(&info, found, now).await.map(Some),
+            (_, Some((channel, root))) => self
+                .post_in_thread(&info, found, channel, root, now)
+                .await
+                .map(Some),
         };
         match posted {
-            Ok((channel, ts)) => {
+            Ok(message) => {
                 self.api.metrics().warning_sent(metric_kind(due.kind));
-                if let Err(error) =
-                    store.set_warning_message(name, found.row, &due.key, &channel, &ts)
-                {
-                    tracing::error!(connection = name, error = %error, "posted a warning but cannot record its message");
+                // A reply in a rotation's thread is not the warning cycle's message: the
+                // cycle's next warning still goes where the cycle lives.
+                if let Some((channel, ts)) = message {
+                    if let Err(error) =
+                        store.set_warning_message(name, found.row, &due.key, &channel, &ts)
+                    {
+                        tracing::error!(connection = name, error = %error, "posted a warning but cannot record its message");
+                    }
                 }
                 tracing::info!(connection = name, warning = %due.key, "expiry warning posted");
                 SweepOutcome::Posted
@@ -217,8 +232,10 @@ impl Scheduler {
     ) -> Result<(String, String), SlackApiError> {
         let channel = &self.settings.channel;
         let message = match (found.due.kind.threshold(), &found.token) {
-            (Some(threshold), Some(token)) => render::expiry_warning(info, token, threshold, now),
-            _ => render::unknown_expiry_warning(info, found.token.as_ref()),
+            (Some(threshold), Some(token)) => {
+                render::expiry_warning(info, token, threshold, now, None)
+            }
+            _ => render::unknown_expiry_warning(info, found.token.as_ref(), None),
         };
         let ts = self
             .api
@@ -250,7 +267,7 @@ impl Scheduler {
     ) -> Result<(String, String), SlackApiError> {
         let reply = self
             .reply(info, found, now)
-            .unwrap_or_else(|| render::unknown_expiry_warning(info, found.token.as_ref()));
+            .unwrap_or_else(|| render::unknown_expiry_warning(info, found.token.as_ref(), None));
         let ts = match self
             .api
             .post_message(channel, Some(root), reply.text, reply.blocks)
@@ -266,7 +283,7 @@ impl Scheduler {
             Err(error) => return Err(error),
         };
         if let (Some(threshold), Some(token)) = (found.due.kind.threshold(), &found.token) {
-            let top = render::expiry_warning(info, token, threshold, now);
+            let top = render::expiry_warning(info, token, threshold, now, None);
             if let Err(error) = self
                 .api
                 .update_message(channel, root, top.text, top.blocks)
@@ -276,6 +293,64 @@ impl Scheduler {
             }
         }
         Ok((channel.to_owned(), ts))
+    }
+
+    /// An urgent or critical warning while a rotation is open: a reply in the rotation's
+    /// thread mentioning the approvers, and — when the rotation lives in this cycle's
+    /// warning thread — that warning updated to the new severity, still showing the
+    /// rotation in progress. Returns the message to record as the cycle's, when the
+    /// warning had to go where the cycle lives instead.
+    async fn post_in_rotation_thread(
+        &self,
+        info: &ConnectionInfo<'_>,
+        found: &Found,
+        rotation: &crate::rotation::Rotation,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, SlackApiError> {
+        let channel = rotation
+            .channel
+            .clone()
+            .unwrap_or_else(|| self.settings.channel.clone());
+        let Some(root) = rotation.thread_ts.clone() else {
+            // The rotation's thread is not posted yet (Slack was down): the cycle's own
+            // thread, or a new message, still reaches people.
+            return match &found.thread {
+                Some((channel, root)) => self
+                    .post_in_thread(info, found, channel, root, now)
+                    .await
+                    .map(Some),
+                None => self.post_new(info, found, now).await.map(Some),
+            };
+        };
+        let reply = self
+            .reply(info, found, now)
+            .unwrap_or_else(|| render::unknown_expiry_warning(info, found.token.as_ref(), None));
+        self.api
+            .post_message(&channel, Some(&root), reply.text, reply.blocks)
+            .await?;
+        let (Some(threshold), Some(token)) = (found.due.kind.threshold(), &found.token) else {
+            return Ok(None);
+        };
+        if found.thread.as_ref() == Some(&(channel.clone(), root.clone())) {
+            let link = match self
+                .engine
+                .store()
+                .rotation_message(rotation.id, "approval")
+            {
+                Ok(Some((channel, ts))) => self.api.permalink(&channel, &ts).await.ok(),
+                _ => None,
+            };
+            let line = render::in_progress_line(rotation, link.as_deref());
+            let top = render::expiry_warning(info, token, threshold, now, Some(&line));
+            if let Err(error) = self
+                .api
+                .update_message(&channel, &root, top.text, top.blocks)
+                .await
+            {
+                tracing::warn!(error = %error, "posted a warning reply but cannot update the first warning");
+            }
+        }
+        Ok(None)
     }
 
     /// The thread reply for a warning with a known threshold, mentioning the approvers when
@@ -293,8 +368,12 @@ impl Scheduler {
         } else {
             (&[], &[])
         };
+        let rotation = found
+            .rotation
+            .as_ref()
+            .filter(|_| found.due.placement == Placement::RotationThread);
         Some(render::threshold_reply(
-            info, token, threshold, now, users, groups,
+            info, token, threshold, now, users, groups, rotation,
         ))
     }
 }
@@ -310,7 +389,6 @@ fn thread_of(sent: &[WarningRecord]) -> Option<(String, String)> {
 mod tests {
     use super::*;
     use crate::rotation::ExpirySource;
-    use crate::rotation::warnings::Placement;
     use chrono::{Duration, TimeZone};
 
     fn found(
@@ -338,6 +416,7 @@ mod tests {
                 placement,
                 mention,
             },
+            rotation: None,
         }
     }
 

@@ -18,6 +18,7 @@ mod expiry;
 mod health;
 mod jobs;
 mod report;
+mod stall;
 
 pub use health::HealthOutcome;
 pub use report::{SweepEvent, SweepOutcome, SweepReport};
@@ -53,6 +54,9 @@ pub struct SchedulerSettings {
     pub approvers: Vec<String>,
     /// Approver user-group ids (`S…`), mentioned as `<!subteam^ID>`.
     pub approver_groups: Vec<String>,
+    /// `schedule.stall_reminder`: how long a rotation may wait for a person before its
+    /// thread gets a reminder.
+    pub stall_reminder: chrono::Duration,
 }
 
 /// Whether a sweep acts or only looks.
@@ -129,6 +133,7 @@ impl Scheduler {
                 continue;
             };
             self.warn_expiry(&connection, now, mode, report).await;
+            self.remind_stalled(&connection, now, mode, report).await;
             self.watch_job(&connection, now, mode, report).await;
         }
     }

@@ -315,6 +315,20 @@ impl SlackApi {
         Ok(())
     }
 
+    /// The link that opens a message (a reply: its thread), from `chat.getPermalink`.
+    pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, SlackApiError> {
+        let token = self.token();
+        let request = SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into());
+        let response = self.bounded(
+            "chat.getPermalink",
+            self.client
+                .open_session(&token)
+                .chat_get_permalink(&request),
+        )
+        .await?;
+        Ok(response.permalink.to_string())
+    }
+
     /// A message only `user` sees.
     pub async fn post_ephemeral(
         &self,

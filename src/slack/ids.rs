@@ -40,13 +40,15 @@ pub const RETRY: &str = "retry";
 // Modal callback ids
 // ---------------------------------------------------------------------------------------------
 
-/// The new-token modal. `private_metadata`: the rotation id, in decimal — NEVER the token.
+/// The new-token modal. `private_metadata`: the rotation id, in decimal — NEVER the token —
+/// sealed by `binding::ModalSeal` when the bot opens it (`<id>|<hmac>`).
 /// Its inputs are [`TOKEN_BLOCK`], [`TOKEN_ID_BLOCK`] and [`EXPIRES_BLOCK`].
 pub const SUBMIT_TOKEN: &str = "submit_token";
 
 /// The register-a-token modal (`/scim register <connection>`). `private_metadata`: the
 /// connection name and the channel the command came from (where the answer goes), separated
-/// by a space. Its inputs are [`TOKEN_ID_BLOCK`] and [`CREATED_BLOCK`].
+/// by a space, sealed like the token modal's. Its inputs are [`TOKEN_ID_BLOCK`] and
+/// [`CREATED_BLOCK`].
 pub const REGISTER_TOKEN: &str = "register_token";
 
 // ---------------------------------------------------------------------------------------------

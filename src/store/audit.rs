@@ -118,6 +118,17 @@ impl Store {
         Ok(records)
     }
 
+    /// The records about one rotation, oldest first: its story, as its thread tells it.
+    pub fn rotation_audit(&self, rotation: i64) -> Result<Vec<AuditRecord>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached(concat!(select!(), " WHERE rotation_id = ?1 ORDER BY seq"))?;
+        let records = stmt
+            .query_map([rotation], read_record)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(records)
+    }
+
     /// Checks the whole chain and its head. `Ok(Ok(n))`: intact with n records.
     /// Rows are read raw, so a row whose content no longer even parses is reported as a
     /// broken hash at its sequence number rather than as a read error.

@@ -12,7 +12,7 @@ macro_rules! columns {
         "id, connection, state, version, requested_by, approved_by, driven_by, token_entered_by,
     deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id, new_token_fingerprint,
     new_token_created, new_token_expires, checks, last_error, channel, thread_ts, created_at, updated_at,
-    approval_deadline"
+    approval_deadline, approvals"
     };
 }
 
@@ -49,6 +49,8 @@ fn read_rotation(row: &rusqlite::Row<'_>) -> rusqlite::Result<Rotation> {
         created_at: parse_ts(&row.get::<_, String>(19)?)?,
         updated_at: parse_ts(&row.get::<_, String>(20)?)?,
         approval_deadline: parse_ts(&row.get::<_, String>(21)?)?,
+        approvals: serde_json::from_str(&row.get::<_, String>(22)?)
+            .map_err(|e| conversion(22, e))?,
     })
 }
 
@@ -73,8 +75,8 @@ impl Store {
         let inserted = tx.prepare_cached("INSERT INTO rotations (connection, state, version, requested_by, approved_by, driven_by,
                 token_entered_by, deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id,
                 new_token_fingerprint, new_token_created, new_token_expires, checks, last_error, channel,
-                thread_ts, created_at, updated_at, approval_deadline)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?
+                thread_ts, created_at, updated_at, approval_deadline, approvals)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)")?
             .execute(params![
                 rotation.connection,
                 rotation.state.as_str(),
@@ -97,6 +99,7 @@ impl Store {
                 ts(rotation.created_at),
                 ts(rotation.updated_at),
                 ts(rotation.approval_deadline),
+                serde_json::to_string(&rotation.approvals).expect("approvals serialize"),
             ],
         );
         match inserted {
@@ -152,7 +155,8 @@ impl Store {
                 "UPDATE rotations SET state = ?3, version = ?4, approved_by = ?5, driven_by = ?6,
                 token_entered_by = ?7, deletion_confirmed_by = ?8, deletion_confirmed_at = ?9,
                 new_token_id = ?10, new_token_fingerprint = ?11, new_token_created = ?12,
-                new_token_expires = ?13, checks = ?14, last_error = ?15, updated_at = ?16
+                new_token_expires = ?13, checks = ?14, last_error = ?15, updated_at = ?16,
+                approvals = ?17
              WHERE id = ?1 AND version = ?2",
             )?
             .execute(params![
@@ -172,6 +176,7 @@ impl Store {
                 serde_json::to_string(&rotation.checks).expect("checks serialize"),
                 rotation.last_error,
                 ts(rotation.updated_at),
+                serde_json::to_string(&rotation.approvals).expect("approvals serialize"),
             ]);
         let changed = match changed {
             Err(e) if is_unique_violation(&e) => {

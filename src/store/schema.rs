@@ -108,4 +108,14 @@ CREATE TABLE pending_effects (
     PRIMARY KEY (rotation_id, effect)
 );
 "#,
+    // 3: the thread of a rotation is read from its audit records at every step; approvals
+    // are counted (slack.approvals_required); how a token was registered is kept.
+    r#"
+CREATE INDEX audit_log_rotation ON audit_log (rotation_id) WHERE rotation_id IS NOT NULL;
+-- Every approval so far (a JSON array of Slack user ids): a two-person rule needs two.
+ALTER TABLE rotations ADD COLUMN approvals TEXT NOT NULL DEFAULT '[]';
+-- How a person registered a token (source 'manual'), so the warning can say where its date
+-- comes from; NULL for rows registered before this was recorded.
+ALTER TABLE tokens ADD COLUMN registered_via TEXT CHECK (registered_via IN ('cli', 'slack'));
+"#,
 ];

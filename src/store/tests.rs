@@ -412,3 +412,72 @@ fn an_expiry_correction_applies_only_to_the_token_it_was_decided_for() {
         "nothing audited for it"
     );
 }
+
+#[test]
+fn a_registered_token_remembers_how_it_was_registered() {
+    let store = Store::open_in_memory().unwrap();
+    for (via, expected) in [
+        ("cli", ExpirySource::Cli),
+        ("slack", ExpirySource::SlashCommand),
+    ] {
+        let token = store
+            .register_token(
+                "prod",
+                &format!("tok-{via}"),
+                at(0),
+                at(0) + Duration::days(365),
+                "U1",
+                at(1),
+                json!({ "via": via }),
+            )
+            .unwrap();
+        assert_eq!(token.source, expected);
+        assert_eq!(
+            store.current_token("prod").unwrap().unwrap().source,
+            expected
+        );
+    }
+    // A later date from AWS Health replaces the origin, and the column with it.
+    let current = store.current_token("prod").unwrap().unwrap();
+    let corrected = store
+        .set_token_expiry(
+            "prod",
+            current.id,
+            at(0) + Duration::days(300),
+            ExpirySource::AwsHealth,
+            &record("expiry_corrected", 2),
+        )
+        .unwrap();
+    assert_eq!(corrected.source, ExpirySource::AwsHealth);
+}
+
+#[test]
+fn a_rotations_approvals_and_audit_story_are_kept() {
+    let store = Store::open_in_memory().unwrap();
+    let mut rotation = new_rotation("prod");
+    rotation.approvals = vec!["U2".to_owned()];
+    let stored = store
+        .insert_rotation(&rotation, &record("rotation_requested", 0))
+        .unwrap();
+    assert_eq!(stored.approvals, ["U2"]);
+    let mut next = stored.clone();
+    next.version += 1;
+    next.approvals.push("U3".to_owned());
+    let mut approved = record("approved", 1);
+    approved.rotation_id = Some(stored.id.0);
+    store
+        .update_rotation(&next, stored.version, &approved, None)
+        .unwrap();
+    assert_eq!(
+        store.get_rotation(stored.id).unwrap().unwrap().approvals,
+        ["U2", "U3"]
+    );
+    store.append_audit(&record("unrelated", 2)).unwrap();
+    let story: Vec<String> = store
+        .rotation_audit(stored.id.0)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(story, ["rotation_requested", "approved"]);
+}

@@ -19,12 +19,28 @@ pub struct NewToken {
 
 macro_rules! select {
     () => {
-        "SELECT id, connection, token_id, created_at, expires_at, source, fingerprint, retired_at FROM tokens"
+        "SELECT id, connection, token_id, created_at, expires_at, source, fingerprint, retired_at, registered_via FROM tokens"
     };
 }
 
+/// The `source` and `registered_via` columns a source is stored as: the table keeps
+/// 'manual' for every registration by a person, and how in `registered_via`.
+fn stored_source(source: ExpirySource) -> (&'static str, Option<&'static str>) {
+    match source {
+        ExpirySource::Cli => ("manual", Some("cli")),
+        ExpirySource::SlashCommand => ("manual", Some("slack")),
+        other => (other.as_str(), None),
+    }
+}
+
 fn read_token(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
-    let source: String = row.get(5)?;
+    let stored: String = row.get(5)?;
+    let via: Option<String> = row.get(8)?;
+    let source = match (stored.as_str(), via.as_deref()) {
+        ("manual", Some("cli")) => "cli".to_owned(),
+        ("manual", Some("slack")) => "slash_command".to_owned(),
+        _ => stored,
+    };
     Ok(TokenRecord {
         id: row.get(0)?,
         connection: row.get(1)?,
@@ -50,16 +66,17 @@ pub(super) fn replace_current(
         "UPDATE tokens SET retired_at = ?2 WHERE connection = ?1 AND retired_at IS NULL",
     )?
     .execute(params![token.connection, ts(now)])?;
-    conn.prepare_cached("INSERT INTO tokens (connection, token_id, created_at, expires_at, source, fingerprint, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+    conn.prepare_cached("INSERT INTO tokens (connection, token_id, created_at, expires_at, source, fingerprint, recorded_at, registered_via)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
             .execute(params![
             token.connection,
             token.token_id,
             token.created_at.map(ts),
             token.expires_at.map(ts),
-            token.source.as_str(),
+            stored_source(token.source).0,
             token.fingerprint,
-            ts(now)
+            ts(now),
+            stored_source(token.source).1,
         ],
     )?;
     let id = conn.last_insert_rowid();
@@ -105,7 +122,11 @@ impl Store {
             token_id: Some(token_id.to_owned()),
             created_at: Some(created),
             expires_at: Some(expires),
-            source: ExpirySource::Manual,
+            source: match via.get("via").and_then(serde_json::Value::as_str) {
+                Some("cli") => ExpirySource::Cli,
+                Some("slack") => ExpirySource::SlashCommand,
+                _ => ExpirySource::Manual,
+            },
             fingerprint: None,
         };
         let mut details =
@@ -165,14 +186,15 @@ impl Store {
         let tx = super::write_transaction(&mut conn)?;
         let changed = tx
             .prepare_cached(
-                "UPDATE tokens SET expires_at = ?3, source = ?4
+                "UPDATE tokens SET expires_at = ?3, source = ?4, registered_via = ?5
              WHERE connection = ?1 AND id = ?2 AND retired_at IS NULL",
             )?
             .execute(params![
                 connection,
                 token_row,
                 ts(expires_at),
-                source.as_str()
+                stored_source(source).0,
+                stored_source(source).1
             ])?;
         if changed == 0 {
             return Err(StoreError::NoToken(connection.to_owned()));

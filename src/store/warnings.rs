@@ -106,6 +106,28 @@ impl Store {
         Ok(deleted == 1)
     }
 
+    /// The warning posted as message `(channel, ts)`, if that message is one.
+    pub fn warning_at_message(&self, channel: &str, ts: &str) -> Result<Option<WarningRecord>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT connection, token_row, threshold, sent_at, channel, ts FROM sent_warnings
+                 WHERE channel = ?1 AND ts = ?2 ORDER BY sent_at, rowid LIMIT 1",
+                params![channel, ts],
+                |row| {
+                    Ok(WarningRecord {
+                        connection: row.get(0)?,
+                        token_row: row.get(1)?,
+                        threshold: row.get(2)?,
+                        sent_at: parse_ts(&row.get::<_, String>(3)?)?,
+                        channel: row.get(4)?,
+                        ts: row.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
     /// Warnings sent about one token, oldest first.
     pub fn sent_warnings(&self, connection: &str, token_row: i64) -> Result<Vec<WarningRecord>> {
         let conn = self.lock();

@@ -155,7 +155,7 @@ fn tokens_add_then_list_round_trips() {
         row.contains("tok-a")
             && row.contains("2026-01-10")
             && row.contains("2027-01-10")
-            && row.contains("manual")
+            && row.contains("cli")
             && row.contains("current"),
         "{row}"
     );

@@ -117,6 +117,11 @@ fn defaults_are_applied() {
     assert_eq!(config.store.path, Path::new("scim-rotator.db"));
     assert_eq!(config.schedule.check_interval, Duration::from_secs(3600));
     assert_eq!(config.schedule.warn_days, [30, 14, 7, 3, 1]);
+    assert_eq!(
+        config.schedule.stall_reminder,
+        Duration::from_secs(24 * 3600)
+    );
+    assert_eq!(config.slack.approvals_required, 1);
     assert!(config.aws_health.is_none());
 
     let connection = &config.connections[0];
@@ -527,7 +532,7 @@ fn unknown_key_names_the_file_line_section_and_expected_keys() {
         message,
         "scim-rotator.toml:4: unknown key 'chanel' in [slack] (expected one of 'mode', 'bot_token', \
          'app_token', 'signing_secret', 'channel', 'api_url', 'approvers', 'approver_groups', \
-         'allow_self_approval', 'approval_timeout', 'app_id')"
+         'allow_self_approval', 'approvals_required', 'approval_timeout', 'app_id')"
     );
 }
 
@@ -691,6 +696,39 @@ fn warn_days_must_be_positive() {
         error(&with_days("[400]")),
         "scim-rotator.toml:17: schedule.warn_days: 400 days is more than a token lives: \
          each entry must be at most 365"
+    );
+}
+
+#[test]
+fn approvals_required_is_one_or_two() {
+    let with = |n: &str| {
+        minimal_with(
+            "approvers =",
+            &format!("approvals_required = {n}\napprovers ="),
+        )
+    };
+    assert_eq!(load(&with("2")).unwrap().slack.approvals_required, 2);
+    for bad in ["0", "3", "-1"] {
+        assert_eq!(
+            error(&with(bad)),
+            format!(
+                "scim-rotator.toml:5: slack.approvals_required: is {bad}: it must be 1 (one \
+                 approver) or 2 (two different approvers)"
+            )
+        );
+    }
+}
+
+#[test]
+fn stall_reminder_is_a_positive_duration() {
+    let with = |d: &str| format!("{MINIMAL}\n[schedule]\nstall_reminder = \"{d}\"\n");
+    assert_eq!(
+        load(&with("6h")).unwrap().schedule.stall_reminder,
+        Duration::from_secs(6 * 3600)
+    );
+    assert_eq!(
+        error(&with("0s")),
+        "scim-rotator.toml:17: schedule.stall_reminder: invalid duration '0s': must be longer than zero"
     );
 }
 
@@ -1052,4 +1090,21 @@ fn intake_mistakes_are_named_with_their_line() {
         "web_form = true\npublic_url = \"https://bot.example.com/?a=b\"\n",
     ));
     assert!(query.contains("must not have a query"), "{query}");
+}
+
+#[test]
+fn slack_app_id_is_optional_and_must_look_like_an_app_id() {
+    assert_eq!(load(MINIMAL).unwrap().slack.app_id, None);
+    let with = |value: &str| minimal_with("channel =", &format!("app_id = \"{value}\"\nchannel ="));
+    assert_eq!(
+        load(&with("A0123ABCD")).unwrap().slack.app_id.as_deref(),
+        Some("A0123ABCD")
+    );
+    for bad in ["U0123ABCD", "A01-23", "@scim-rotator"] {
+        let message = error(&with(bad));
+        assert!(
+            message.contains("slack.app_id") && message.contains("is not a Slack app id"),
+            "{bad}: {message}"
+        );
+    }
 }

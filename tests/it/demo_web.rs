@@ -341,7 +341,7 @@ async fn every_message_of_the_render_snapshots_is_drawn_on_the_page() {
             }
         }
     }
-    assert!(messages.len() > 40, "{} messages", messages.len());
+    assert!(messages.len() > 30, "{} messages", messages.len());
     assert_eq!(modals.len(), 2);
 
     browser.open(demo.url().as_str()).await;

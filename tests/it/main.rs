@@ -9,6 +9,7 @@ mod support;
 mod approver_events;
 mod bounded_slack;
 mod browser;
+mod channel_story;
 mod check_config;
 mod cli;
 mod config;

@@ -186,7 +186,7 @@ async fn a_warning_whose_thread_is_gone_is_posted_as_a_new_message() {
 }
 
 #[tokio::test]
-async fn an_open_rotation_silences_all_but_the_critical_warnings() {
+async fn an_open_rotation_holds_back_early_warnings_but_not_urgent_ones() {
     let env = SchedulerEnv::start().await;
     let expires = env.now() + Duration::days(7);
     env.register_token("tok-123", expires);
@@ -207,18 +207,31 @@ async fn an_open_rotation_silences_all_but_the_critical_warnings() {
         .await
         .unwrap();
     assert_eq!(env.sweep().await.posted(), 0, "7 days left, rotation open");
+
+    // This rotation has no thread (nothing presents it here): the urgent warning still
+    // reaches people, as the cycle's message, mentioning the approvers.
     env.clock.set(expires - Duration::hours(20));
-    assert_eq!(env.sweep().await.posted(), 0, "1 day left, rotation open");
+    let urgent = env.sweep().await;
+    assert_eq!(urgent.posted(), 1, "{:?}", urgent.lines());
+    let top = env.top_level();
+    assert_eq!(top.len(), 1);
+    assert!(
+        top[0].text.contains("expires in less than a day"),
+        "{}",
+        top[0].text
+    );
+    let thread = env.slack().thread(CHANNEL, &top[0].ts);
+    assert_eq!(thread.len(), 1, "the approvers are mentioned under it");
+    assert!(mentions_approvers(&thread[0]), "{}", thread[0].text);
 
     env.clock.set(expires + Duration::hours(1));
     let critical = env.sweep().await;
     assert_eq!(critical.posted(), 1, "{:?}", critical.lines());
     let top = env.top_level();
-    assert_eq!(top.len(), 1);
-    assert!(top[0].text.contains("expired on"), "{}", top[0].text);
+    assert_eq!(top.len(), 1, "the critical one follows in the same thread");
     let thread = env.slack().thread(CHANNEL, &top[0].ts);
-    assert_eq!(thread.len(), 1, "the approvers are mentioned under it");
-    assert!(mentions_approvers(&thread[0]), "{}", thread[0].text);
+    assert_eq!(thread.len(), 2);
+    assert!(mentions_approvers(&thread[1]), "{}", thread[1].text);
 }
 
 #[tokio::test]
@@ -344,7 +357,7 @@ async fn graph_failures_show_in_status_at_once_and_warn_the_channel_after_three_
     );
     let problem = |env: &SchedulerEnv| {
         env.store
-            .scheduler_state(&format!("graph_problem:{CONNECTION}"))
+            .scheduler_state(&scim_rotator::store::keys::graph_problem(CONNECTION))
             .unwrap()
     };
     for sweep in 1..=2 {

@@ -254,7 +254,7 @@ async fn a_whole_rotation_through_the_form_in_a_browser_leaves_the_token_nowhere
     browser.fill("Token id", &new.id).await;
     browser.click("Check and save the token").await;
     let done = browser.wait_for_text("The new token works").await;
-    assert!(done.contains("Saved credentials verified"), "{done}");
+    assert!(done.contains("saved credentials verified"), "{done}");
     assert!(done.contains("step 2 in the Slack thread"), "{done}");
     browser.screenshot("web-form-4-success").await;
     assert_eq!(

@@ -356,6 +356,12 @@ fn dispatch(
                 "message": shown,
             })
         }
+        "chat.getPermalink" => {
+            let channel = required(string(params, "channel"), "channel_not_found")?;
+            let ts = required(string(params, "message_ts"), "message_not_found")?;
+            let permalink = ws.permalink(&channel, &ts)?;
+            json!({ "channel": channel, "permalink": permalink })
+        }
         "chat.postEphemeral" => {
             let channel = required(string(params, "channel"), "channel_not_found")?;
             let user = required(string(params, "user"), "user_not_in_channel")?;

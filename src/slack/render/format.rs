@@ -154,7 +154,9 @@ pub fn duration(span: Duration) -> String {
 /// Where an expiry date came from, as a person would say it.
 pub fn source(source: ExpirySource) -> &'static str {
     match source {
-        ExpirySource::Manual => "registered by a person (`/scim register`)",
+        ExpirySource::Manual => "registered by a person",
+        ExpirySource::Cli => "registered with `scim-rotator tokens add`",
+        ExpirySource::SlashCommand => "registered in Slack with `/scim register`",
         ExpirySource::Rotation => {
             "learned from the last rotation (one year after the token was entered, or the date \
              the approver chose)"

@@ -6,11 +6,10 @@
 //! who did what and when. Every renderer stays within Slack's limits ([`limits`]), and
 //! [`transcript`] turns the blocks back into text for the terminal demo and the tests.
 //!
-//! The rotation thread is one message per step, re-rendered from the current [`Rotation`]
-//! on every transition and updated in place (`chat.update`): a step's buttons disappear
-//! once it is done and its message then says who did it and when.
-//!
-//! [`Rotation`]: crate::rotation::Rotation
+//! The rotation thread is one message per entry of the rotation's story
+//! ([`crate::rotation::history`]), re-rendered on every transition and updated in place
+//! (`chat.update`): only the newest entry carries buttons, and a finished or failed entry
+//! shrinks to one line that says who did what and when — and stays.
 
 mod alerts;
 mod audit;
@@ -35,9 +34,7 @@ pub use modal::{register_modal, token_modal};
 pub use outcome::{
     BOT_FAULT, already_done_text, no_such_connection, outcome_reply, recorded_text, refusal_text,
 };
-pub use rotation::{
-    approval_step, checks_step, completion_summary, delete_old_step, new_token_step,
-};
+pub use rotation::{Thread, in_progress_line, latest_attempt, stall_reminder, thread_message};
 pub use status::{StatusRow, home_view, status_blocks, status_message};
 pub use warning::{expiry_warning, threshold_reply, unknown_expiry_warning, warning_resolved};
 
@@ -106,4 +103,7 @@ pub struct Approvers<'a> {
     pub groups: &'a [String],
     /// Whether the requester may approve their own request.
     pub allow_self_approval: bool,
+    /// How many different approvers a rotation needs (`slack.approvals_required`; 0 is
+    /// taken as 1).
+    pub required: u8,
 }

@@ -77,7 +77,7 @@ pub fn token_modal(r: &Rotation, conn: &ConnectionInfo, default_expiry: NaiveDat
                 MAX_TOKEN_LEN as u64,
             ),
             Some(
-                "Checked against AWS, then tested and saved in Entra. Never stored or shown again.",
+                "Checked against AWS, then tested and saved in Entra, which keeps it. This bot holds it only in memory during the checks and never shows it.",
             ),
             false,
         ),

@@ -156,33 +156,6 @@ fn failed(r: &Rotation, stage: Stage, reason: &str, minutes: i64) -> Rotation {
     )
 }
 
-fn aws_rejected() -> Rotation {
-    failed(
-        &submitted(),
-        Stage::AwsProbe,
-        "AWS rejected this token (HTTP 401 Unauthorized): it is not a valid access token for this identity store.",
-        20,
-    )
-}
-
-fn save_failed() -> Rotation {
-    failed(
-        &saving(),
-        Stage::Save,
-        "Entra answered 503 Service Unavailable while saving the token.",
-        22,
-    )
-}
-
-fn deletion_broke_it() -> Rotation {
-    failed(
-        &completed(),
-        Stage::AfterDeletion,
-        "Entra Test Connection failed: SCIM endpoint answered 401 Unauthorized.",
-        36,
-    )
-}
-
 fn now() -> DateTime<Utc> {
     at(45)
 }
@@ -286,7 +259,7 @@ fn warning_per_severity() {
             ExpirySource::Rotation,
         ),
     ] {
-        let message = expiry_warning(&conn(), &token(Some(n + left), source), threshold, n);
+        let message = expiry_warning(&conn(), &token(Some(n + left), source), threshold, n, None);
         assert_eq!(action_ids(&message), [ids::START_ROTATION], "{name}");
         snap(name, &message);
     }
@@ -296,17 +269,17 @@ fn warning_per_severity() {
 fn unknown_expiry_warnings() {
     snap(
         "warning_unknown_no_token",
-        &unknown_expiry_warning(&conn(), None),
+        &unknown_expiry_warning(&conn(), None, None),
     );
     let registered = token(None, ExpirySource::Manual);
     snap(
         "warning_unknown_registered_without_date",
-        &unknown_expiry_warning(&conn(), Some(&registered)),
+        &unknown_expiry_warning(&conn(), Some(&registered), None),
     );
     // A warning for a token without a date is the unknown-expiry warning.
     assert_eq!(
-        expiry_warning(&conn(), &registered, Threshold::Days(7), t0()),
-        unknown_expiry_warning(&conn(), Some(&registered))
+        expiry_warning(&conn(), &registered, Threshold::Days(7), t0(), None),
+        unknown_expiry_warning(&conn(), Some(&registered), None)
     );
 }
 
@@ -327,6 +300,7 @@ fn threshold_replies() {
             n,
             &[],
             &[],
+            None,
         ),
     );
     let urgent = threshold_reply(
@@ -339,6 +313,7 @@ fn threshold_replies() {
         n,
         &users,
         &groups,
+        None,
     );
     assert!(urgent.text.starts_with("<@U02LEAD> <!subteam^S04LEADS>"));
     snap("threshold_reply_urgent_with_mentions", &urgent);
@@ -351,6 +326,20 @@ fn threshold_replies() {
             n,
             &users,
             &groups,
+            None,
+        ),
+    );
+    let story = approved_story();
+    snap(
+        "threshold_reply_in_rotation_thread",
+        &threshold_reply(
+            &conn(),
+            &token(Some(n + Duration::days(1)), ExpirySource::Rotation),
+            Threshold::Days(1),
+            n,
+            &users,
+            &groups,
+            Some(&story.r),
         ),
     );
 }
@@ -394,208 +383,438 @@ fn entra_alerts() {
 // 4. The rotation thread
 // ---------------------------------------------------------------------------------------------
 
-fn approval(r: &Rotation) -> Message {
-    let users = approvers_users();
-    let groups = approvers_groups();
-    approval_step(
-        r,
-        &conn(),
-        &Approvers {
-            users: &users,
-            groups: &groups,
-            allow_self_approval: false,
-        },
-        now(),
-    )
+/// A rotation driven through the real `decide`, with the audit records the engine writes
+/// for each transition: what the presenter renders the thread from.
+#[derive(Clone)]
+struct Story {
+    r: Rotation,
+    records: Vec<AuditRecord>,
+}
+
+impl Story {
+    fn requested() -> Story {
+        let mut story = Story {
+            r: requested(),
+            records: Vec::new(),
+        };
+        story.note(REQUESTER, "rotation_requested", json!({}), 0);
+        story
+    }
+
+    fn note(&mut self, actor: &str, action: &str, details: serde_json::Value, minutes: i64) {
+        self.records.push(AuditRecord {
+            seq: self.records.len() as i64 + 1,
+            at: at(minutes),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            connection: Some("prod".to_owned()),
+            rotation_id: Some(self.r.id.0),
+            details,
+            hash: String::new(),
+        });
+    }
+
+    fn then(mut self, command: Command, actor: &Actor, minutes: i64) -> Story {
+        match decide(&self.r, &command, actor, Policy::default(), at(minutes)) {
+            Decision::Transition(t) => {
+                self.note(actor.audit_name(), t.action, t.details, minutes);
+                self.r = t.rotation;
+            }
+            other => panic!("{command:?} in {}: {other:?}", self.r.state),
+        }
+        self
+    }
+
+    fn submit(self, fingerprint: &str, minutes: i64) -> Story {
+        self.then(
+            Command::SubmitToken(Submission {
+                fingerprint: fingerprint.to_owned(),
+                new_token_id: Some(NEW_ID.to_owned()),
+                expires: Some(at(minutes) + Duration::days(365)),
+            }),
+            &lead(),
+            minutes,
+        )
+    }
+
+    fn system(self, command: Command, minutes: i64) -> Story {
+        self.then(command, &Actor::System, minutes)
+    }
+
+    fn fail(self, stage: Stage, reason: &str, minutes: i64) -> Story {
+        self.system(
+            Command::Failed {
+                stage,
+                reason: reason.to_owned(),
+            },
+            minutes,
+        )
+    }
+
+    fn checks_pass(self, minutes: i64) -> Story {
+        self.system(Command::AwsProbePassed, minutes)
+            .system(Command::EntraTestPassed, minutes)
+            .system(Command::Saved, minutes)
+            .system(Command::Verified { resumed: false }, minutes)
+    }
+
+    fn entries(&self) -> Vec<crate::rotation::history::Entry> {
+        crate::rotation::history::entries(&self.records)
+    }
+
+    fn thread_with(&self, approvers: Approvers<'_>, requester_is_approver: bool) -> Vec<Message> {
+        let entries = self.entries();
+        let old = token(Some(t0() + Duration::days(5)), ExpirySource::Rotation);
+        let thread = Thread {
+            rotation: &self.r,
+            entries: &entries,
+            conn: conn(),
+            approvers,
+            requester_is_approver,
+            old: Some(&old),
+        };
+        (0..entries.len())
+            .map(|index| thread_message(&thread, index))
+            .collect()
+    }
+
+    fn thread(&self) -> Vec<Message> {
+        let users = approvers_users();
+        let groups = approvers_groups();
+        self.thread_with(
+            Approvers {
+                users: &users,
+                groups: &groups,
+                allow_self_approval: false,
+                required: 1,
+            },
+            false,
+        )
+    }
+}
+
+fn approved_story() -> Story {
+    Story::requested().then(Command::Approve, &lead(), 10)
+}
+
+const AWS_REJECTED: &str = "AWS rejected this token (HTTP 401 Unauthorized): it is not a valid access token for this identity store.";
+
+/// The thread as a person reads it, every message within Slack's limits.
+fn transcript(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .map(|m| {
+            let problems = check_message(m);
+            assert!(problems.is_empty(), "{problems:#?}");
+            to_text(&m.blocks)
+        })
+        .collect::<Vec<_>>()
+        .join("\n────\n")
+}
+
+fn snap_thread(name: &str, story: &Story) {
+    settings().bind(|| insta::assert_snapshot!(format!("{name}.txt"), transcript(&story.thread())));
+}
+
+/// Only the newest message carries buttons.
+fn assert_buttons_only_on_the_newest(messages: &[Message]) {
+    for message in &messages[..messages.len() - 1] {
+        assert!(
+            !has_buttons(message),
+            "an older message has buttons: {}",
+            message.text
+        );
+    }
 }
 
 #[test]
-fn approval_step_in_each_state() {
-    let pending = approval(&requested());
+fn a_whole_rotation_with_one_failed_attempt_step_by_step() {
+    let requested = Story::requested();
+    let thread = requested.thread();
     assert_eq!(
-        action_ids(&pending),
+        action_ids(&thread[0]),
         [ids::APPROVE, ids::REJECT, ids::CANCEL]
     );
-    snap("approval_pending", &pending);
+    snap("thread_1_requested", &thread[0]);
 
-    let approved = approval(&approved());
-    assert!(!has_buttons(&approved), "buttons disappear once approved");
-    snap("approval_approved", &approved);
+    let approved = approved_story();
+    let thread = approved.thread();
+    assert_eq!(thread.len(), 2);
+    assert_eq!(action_ids(&thread[1]), [ids::ENTER_TOKEN, ids::CANCEL]);
+    assert_buttons_only_on_the_newest(&thread);
+    snap("thread_2_step1", &thread[1]);
+    snap_thread("story_2_approved", &approved);
 
-    snap(
-        "approval_rejected",
-        &approval(&step(
-            &requested(),
-            Command::Reject { reason: None },
-            &lead(),
-            5,
-        )),
-    );
-    snap(
-        "approval_cancelled_by_requester",
-        &approval(&step(
-            &requested(),
-            Command::Cancel,
-            &Actor::user(REQUESTER, false),
-            3,
-        )),
-    );
-    snap(
-        "approval_expired",
-        &approval(&step(
-            &requested(),
-            Command::ApprovalTimeout,
-            &Actor::System,
-            24 * 60,
-        )),
-    );
-    // Once approved, it stays "approved" whatever happens next.
-    assert_eq!(approval(&completed()).blocks.len(), 1);
-}
+    let checking = approved.clone().submit("aaaaaaaaaaaa", 20);
+    assert!(!has_buttons(checking.thread().last().unwrap()));
+    snap_thread("story_3_checking", &checking);
 
-#[test]
-fn approval_without_configured_approvers_or_with_self_approval() {
-    let message = approval_step(&requested(), &conn(), &Approvers::default(), now());
-    let text = to_text(&message.blocks);
-    assert!(text.contains("Any team lead (a configured approver) can approve."));
-    let message = approval_step(
-        &requested(),
-        &conn(),
-        &Approvers {
-            allow_self_approval: true,
-            ..Approvers::default()
-        },
-        now(),
+    let rejected = checking.fail(Stage::AwsProbe, AWS_REJECTED, 20);
+    let thread = rejected.thread();
+    assert_eq!(thread.len(), 2, "the failure is the attempt's own line");
+    assert_eq!(action_ids(&thread[1]), [ids::ENTER_TOKEN, ids::CANCEL]);
+    let text = transcript(&thread);
+    assert_eq!(
+        text.matches("AWS rejected this token").count(),
+        1,
+        "the reason once"
     );
-    assert!(!to_text(&message.blocks).contains("someone else has to approve"));
-}
+    assert!(!text.contains("Generate token"), "step 1 is not repeated");
+    snap("thread_4_rejected", &thread[1]);
 
-#[test]
-fn new_token_step_in_each_state() {
-    let old = token(Some(t0() + Duration::days(5)), ExpirySource::Rotation);
-    snap(
-        "new_token_waiting_for_approval",
-        &new_token_step(&requested(), &conn(), Some(&old), now()),
-    );
-    let pending = new_token_step(&approved(), &conn(), Some(&old), now());
-    assert_eq!(action_ids(&pending), [ids::ENTER_TOKEN, ids::CANCEL]);
-    snap("new_token_pending", &pending);
-    snap(
-        "new_token_pending_old_id_unknown",
-        &new_token_step(
-            &Rotation {
-                old_token_id: None,
-                ..approved()
-            },
-            &conn(),
-            None,
-            now(),
-        ),
-    );
-    let again = new_token_step(&aws_rejected(), &conn(), Some(&old), now());
-    assert!(to_text(&again.blocks).contains("AWS rejected this token"));
-    snap("new_token_rejected_by_aws", &again);
-    let done = new_token_step(&aws_ok(), &conn(), Some(&old), now());
-    assert!(!has_buttons(&done));
-    snap("new_token_done", &done);
-    snap(
-        "new_token_cancelled",
-        &new_token_step(
-            &step(&approved(), Command::Cancel, &lead(), 15),
-            &conn(),
-            Some(&old),
-            now(),
-        ),
-    );
-}
-
-#[test]
-fn checks_step_in_each_state() {
-    snap("checks_started", &checks_step(&submitted(), now()));
-    snap("checks_aws_passed", &checks_step(&aws_ok(), now()));
-    snap("checks_saving", &checks_step(&saving(), now()));
-    snap("checks_verifying", &checks_step(&verifying(), now()));
-    snap("checks_aws_failed", &checks_step(&aws_rejected(), now()));
-    let attention = checks_step(&save_failed(), now());
-    assert_eq!(action_ids(&attention), [ids::RETRY, ids::CANCEL]);
-    snap("checks_needs_attention_save_failed", &attention);
-    snap(
-        "checks_needs_attention_verify_failed",
-        &checks_step(
-            &failed(
-                &verifying(),
-                Stage::Verify,
-                "Saved credentials failed Test Connection: 401 Unauthorized.",
-                22,
-            ),
-            now(),
-        ),
-    );
-    snap(
-        "checks_needs_attention_after_deletion",
-        &checks_step(&deletion_broke_it(), now()),
-    );
-    let passed = checks_step(&awaiting_deletion(true), now());
-    assert!(!has_buttons(&passed));
-    snap("checks_all_passed_resumed", &passed);
-    snap(
-        "checks_all_passed",
-        &checks_step(&awaiting_deletion(false), now()),
-    );
-    snap(
-        "checks_after_retry",
-        &checks_step(&step(&save_failed(), Command::Retry, &lead(), 25), now()),
-    );
-    snap(
-        "checks_after_restart",
-        &checks_step(
-            &step(&saving(), Command::Recover, &Actor::System, 23),
-            now(),
-        ),
-    );
-    snap(
-        "checks_cancelled",
-        &checks_step(&step(&save_failed(), Command::Cancel, &lead(), 26), now()),
-    );
-}
-
-#[test]
-fn delete_old_step_in_each_state() {
-    snap(
-        "delete_old_not_yet",
-        &delete_old_step(&verifying(), &conn(), now()),
-    );
-    let pending = delete_old_step(&awaiting_deletion(true), &conn(), now());
-    assert_eq!(action_ids(&pending), [ids::CONFIRM_DELETED]);
-    let json = serde_json::to_value(&pending.blocks).unwrap().to_string();
+    let second = rejected.submit(FINGERPRINT, 25).checks_pass(26);
+    let thread = second.thread();
+    assert_eq!(thread.len(), 4);
     assert!(
-        json.contains("\"confirm\""),
-        "the button asks for confirmation"
+        to_text(&thread[1].blocks).contains("AWS rejected this token"),
+        "the failed attempt keeps its line"
     );
-    snap("delete_old_pending", &pending);
-    snap(
-        "delete_old_pending_ids_unknown",
-        &delete_old_step(
-            &Rotation {
-                old_token_id: None,
-                new_token_id: None,
-                ..awaiting_deletion(false)
-            },
-            &conn(),
-            now(),
-        ),
+    assert_eq!(action_ids(&thread[3]), [ids::CONFIRM_DELETED]);
+    assert_buttons_only_on_the_newest(&thread);
+    snap("thread_5_delete_old", &thread[3]);
+    snap_thread("story_5_verified", &second);
+
+    let done = second.then(Command::ConfirmOldTokenDeleted, &other_lead(), 35);
+    let thread = done.thread();
+    assert_eq!(thread.len(), 5);
+    assert!(thread.iter().all(|m| !has_buttons(m)));
+    let text = transcript(&thread);
+    assert_eq!(
+        text.matches(FINGERPRINT).count(),
+        1,
+        "one fingerprint per token entered"
     );
-    let done = delete_old_step(&completed(), &conn(), now());
-    assert!(!has_buttons(&done));
-    snap("delete_old_done", &done);
+    assert_eq!(text.matches("Any team lead").count(), 0);
+    snap("thread_6_summary", &thread[4]);
+    snap_thread("story_6_completed", &done);
 }
 
 #[test]
-fn completion() {
-    snap(
-        "completion_summary",
-        &completion_summary(&completed(), now()),
+fn a_failure_after_saving_asks_for_a_retry_then_for_the_token() {
+    let attention = approved_story()
+        .submit(FINGERPRINT, 20)
+        .system(Command::AwsProbePassed, 20)
+        .system(Command::EntraTestPassed, 21)
+        .fail(
+            Stage::Save,
+            "Entra answered 503 Service Unavailable while saving the token.",
+            22,
+        );
+    let thread = attention.thread();
+    assert_eq!(
+        action_ids(thread.last().unwrap()),
+        [ids::RETRY, ids::CANCEL]
     );
+    snap_thread("story_save_failed", &attention);
+    let retried = attention.then(Command::Retry, &lead(), 25);
+    let thread = retried.thread();
+    assert_eq!(
+        action_ids(thread.last().unwrap()),
+        [ids::ENTER_TOKEN, ids::CANCEL]
+    );
+    assert!(to_text(&thread.last().unwrap().blocks).contains("503 Service Unavailable"));
+}
+
+#[test]
+fn a_deletion_that_broke_it_and_a_restart_stay_in_the_thread() {
+    let broke = approved_story()
+        .submit(FINGERPRINT, 20)
+        .checks_pass(21)
+        .then(Command::ConfirmOldTokenDeleted, &lead(), 35)
+        .fail(
+            Stage::AfterDeletion,
+            "Entra Test Connection failed: SCIM endpoint answered 401 Unauthorized.",
+            36,
+        );
+    let thread = broke.thread();
+    assert_eq!(
+        action_ids(thread.last().unwrap()),
+        [ids::RETRY, ids::CANCEL]
+    );
+    assert_buttons_only_on_the_newest(&thread);
+    snap_thread("story_deletion_broke_it", &broke);
+
+    let mut restarted = approved_story()
+        .submit(FINGERPRINT, 20)
+        .system(Command::AwsProbePassed, 20)
+        .system(Command::EntraTestPassed, 21);
+    restarted = restarted.system(Command::Recover, 23);
+    let thread = restarted.thread();
+    assert_eq!(
+        action_ids(thread.last().unwrap()),
+        [ids::ENTER_TOKEN, ids::CANCEL]
+    );
+    snap_thread("story_restarted", &restarted);
+}
+
+#[test]
+fn ended_rotations_say_how_and_by_whom() {
+    for (name, story) in [
+        (
+            "story_rejected",
+            Story::requested().then(Command::Reject { reason: None }, &lead(), 5),
+        ),
+        (
+            "story_cancelled_by_requester",
+            Story::requested().then(Command::Cancel, &Actor::user(REQUESTER, false), 3),
+        ),
+        (
+            "story_expired",
+            Story::requested().then(Command::ApprovalTimeout, &Actor::System, 24 * 60),
+        ),
+        (
+            "story_cancelled_after_approval",
+            approved_story().then(Command::Cancel, &lead(), 15),
+        ),
+        (
+            "story_cancelled_after_a_failure",
+            approved_story()
+                .submit(FINGERPRINT, 20)
+                .fail(Stage::AwsProbe, AWS_REJECTED, 20)
+                .then(Command::Cancel, &other_lead(), 30),
+        ),
+    ] {
+        let thread = story.thread();
+        assert!(thread.iter().all(|m| !has_buttons(m)), "{name}");
+        let head = to_text(&thread[0].blocks);
+        assert!(
+            !head.contains("✓ approved") || name.contains("after"),
+            "{name}: {head}"
+        );
+        snap_thread(name, &story);
+    }
+}
+
+#[test]
+fn the_approval_line_names_who_can_approve_and_self_approval_only_for_a_lead() {
+    let story = Story::requested();
+    let users = approvers_users();
+    let text = |approvers: Approvers<'_>, lead: bool| {
+        to_text(&story.thread_with(approvers, lead)[0].blocks)
+    };
+    let plain = text(
+        Approvers {
+            users: &users,
+            groups: &[],
+            allow_self_approval: false,
+            required: 1,
+        },
+        false,
+    );
+    assert!(
+        plain.contains("Who can approve: @U02LEAD or @U03LEAD."),
+        "{plain}"
+    );
+    assert!(
+        !plain.contains("requested it, so"),
+        "a member's request says nothing of self-approval"
+    );
+    let lead_asks = text(
+        Approvers {
+            users: &users,
+            groups: &[],
+            allow_self_approval: false,
+            required: 1,
+        },
+        true,
+    );
+    assert!(
+        lead_asks.contains("so another team lead has to approve"),
+        "{lead_asks}"
+    );
+    let may = text(
+        Approvers {
+            users: &users,
+            groups: &[],
+            allow_self_approval: true,
+            required: 1,
+        },
+        true,
+    );
+    assert!(may.contains("may approve their own request"), "{may}");
+    let nobody = text(Approvers::default(), false);
+    assert!(nobody.contains("Any team lead (a configured approver) can approve."));
+}
+
+#[test]
+fn a_two_person_rule_shows_how_many_approvals_are_in() {
+    let two = Policy {
+        approvals_required: 2,
+        ..Policy::default()
+    };
+    let mut story = Story::requested();
+    let Decision::Transition(t) = decide(&story.r, &Command::Approve, &lead(), two, at(5)) else {
+        panic!("the first approval counts")
+    };
+    story.note(LEAD, t.action, t.details, 5);
+    story.r = t.rotation;
+    let users = approvers_users();
+    let approvers = Approvers {
+        users: &users,
+        groups: &[],
+        allow_self_approval: false,
+        required: 2,
+    };
+    let pending = &story.thread_with(approvers, false)[0];
+    let text = to_text(&pending.blocks);
+    assert!(text.contains("1 of 2 approvals"), "{text}");
+    assert!(
+        text.contains("Who can approve: @U03LEAD."),
+        "who is left: {text}"
+    );
+    assert_eq!(
+        action_ids(pending),
+        [ids::APPROVE, ids::REJECT, ids::CANCEL]
+    );
+    snap("thread_1_of_2_approvals", pending);
+
+    let Decision::Transition(t) = decide(&story.r, &Command::Approve, &other_lead(), two, at(8))
+    else {
+        panic!("the second approval moves it on")
+    };
+    story.note(OTHER_LEAD, t.action, t.details, 8);
+    story.r = t.rotation;
+    let head = to_text(&story.thread_with(approvers, false)[0].blocks);
+    assert!(head.contains("approved by @U02LEAD and @U03LEAD"), "{head}");
+}
+
+#[test]
+fn a_stall_reminder_names_who_must_act() {
+    let story = approved_story();
+    let reminder = stall_reminder(
+        &story.r,
+        1,
+        &[LEAD.to_owned()],
+        &[],
+        at(10) + Duration::days(1),
+    );
+    snap("stall_reminder_first", &reminder);
+    let second = stall_reminder(
+        &story.r,
+        2,
+        &approvers_users(),
+        &approvers_groups(),
+        at(10) + Duration::days(2),
+    );
+    assert!(
+        serde_json::to_string(&second.blocks)
+            .unwrap()
+            .contains("<!subteam^S04LEADS>")
+    );
+    snap("stall_reminder_second", &second);
+}
+
+#[test]
+fn the_warning_tracks_the_rotation() {
+    let old = token(Some(t0() + Duration::days(10)), ExpirySource::Manual);
+    let story = approved_story();
+    let line = in_progress_line(&story.r, Some("https://example.slack.com/archives/C1/p1"));
+    assert!(line.contains("step 1 of 2, driven by <@U02LEAD>"), "{line}");
+    let open = expiry_warning(&conn(), &old, Threshold::Days(14), t0(), Some(&line));
+    assert!(!action_ids(&open).contains(&ids::START_ROTATION.to_owned()));
+    snap("warning_rotation_in_progress", &open);
+    let closed = expiry_warning(&conn(), &old, Threshold::Days(14), t0(), None);
+    assert_eq!(action_ids(&closed), [ids::START_ROTATION]);
 }
 
 #[test]
@@ -884,34 +1103,72 @@ fn no_rendered_message_exceeds_the_limits() {
     rotation.connection = long_name.clone();
     rotation.old_token_id = Some("o".repeat(5000));
     rotation.new_token_id = Some("n".repeat(5000));
-    let mut awaiting = awaiting_deletion(true);
-    awaiting.old_token_id = rotation.old_token_id.clone();
-    awaiting.new_token_id = rotation.new_token_id.clone();
-    let mut again = aws_rejected();
-    again.last_error = Some(long_error.clone());
-    again.old_token_id = rotation.old_token_id.clone();
     let approvers = Approvers {
         users: &many,
         groups: &many,
         allow_self_approval: false,
+        required: 1,
+    };
+    let mut story = approved_story()
+        .submit(FINGERPRINT, 20)
+        .fail(Stage::AwsProbe, &long_error, 20)
+        .submit(FINGERPRINT, 25)
+        .checks_pass(26)
+        .then(Command::ConfirmOldTokenDeleted, &lead(), 30)
+        .fail(Stage::AfterDeletion, &long_error, 31);
+    story.r.connection = long_name.clone();
+    story.r.old_token_id = Some("o".repeat(5000));
+    story.r.new_token_id = Some("n".repeat(5000));
+    let entries = story.entries();
+    let thread = Thread {
+        rotation: &story.r,
+        entries: &entries,
+        conn,
+        approvers,
+        requester_is_approver: true,
+        old: Some(&token),
+    };
+    let mut awaiting = story.clone();
+    awaiting.r.state = RotationState::AwaitingOldTokenDeletion;
+    let awaiting_entries = awaiting.entries();
+    let awaiting_thread = Thread {
+        rotation: &awaiting.r,
+        entries: &awaiting_entries[..4],
+        ..thread
+    };
+    let requested = requested();
+    let request_thread = Thread {
+        rotation: &requested,
+        entries: &entries[..1],
+        ..thread
     };
 
     let messages = vec![
-        expiry_warning(&conn, &token, Threshold::Days(3), n),
-        expiry_warning(&conn, &token, Threshold::Expired, n),
-        unknown_expiry_warning(&conn, Some(&token)),
-        threshold_reply(&conn, &token, Threshold::Days(1), n, &many, &many),
+        expiry_warning(&conn, &token, Threshold::Days(3), n, None),
+        expiry_warning(&conn, &token, Threshold::Expired, n, None),
+        expiry_warning(
+            &conn,
+            &token,
+            Threshold::Expired,
+            n,
+            Some(&in_progress_line(&rotation, Some(&long_error))),
+        ),
+        unknown_expiry_warning(&conn, Some(&token), None),
+        threshold_reply(&conn, &token, Threshold::Days(1), n, &many, &many, None),
+        threshold_reply(
+            &conn,
+            &token,
+            Threshold::Days(1),
+            n,
+            &many,
+            &many,
+            Some(&rotation),
+        ),
+        stall_reminder(&rotation, 3, &many, &many, n),
         quarantine_alert(&conn, Some(&long_error), Some(n), n),
         provisioning_recovered(&conn, Some(n), n),
         graph_unreachable(&conn, &long_error, Some(n), n),
-        approval_step(&requested(), &conn, &approvers, n),
-        approval_step(&rotation, &conn, &approvers, n),
-        new_token_step(&again, &conn, Some(&token), n),
-        new_token_step(&rotation, &conn, Some(&token), n),
-        checks_step(&rotation, n),
-        checks_step(&again, n),
-        delete_old_step(&awaiting, &conn, n),
-        completion_summary(&awaiting, n),
+        thread_message(&request_thread, 0),
         audit_list(
             &[AuditRecord {
                 seq: 1,
@@ -927,6 +1184,9 @@ fn no_rendered_message_exceeds_the_limits() {
         ),
         crate::slack::slash::help_after_error(&long_error),
     ];
+    let mut messages = messages;
+    messages.extend((0..entries.len()).map(|index| thread_message(&thread, index)));
+    messages.extend((0..4).map(|index| thread_message(&awaiting_thread, index)));
     for (index, message) in messages.iter().enumerate() {
         assert_eq!(
             check_message(message),

@@ -10,6 +10,7 @@ use crate::rotation::TokenRecord;
 use crate::rotation::expiry::{Severity, Threshold};
 use crate::slack::ids;
 use chrono::{DateTime, Utc};
+use slack_morphism::prelude::SlackBlock;
 
 /// How loud each severity is: emoji, label and what to do.
 fn tone(severity: Severity) -> (&'static str, &'static str, &'static str) {
@@ -47,16 +48,39 @@ fn is_expired(threshold: Threshold, expires: DateTime<Utc>, now: DateTime<Utc>) 
     threshold == Threshold::Expired || now >= expires
 }
 
+/// The end of a warning: the *Start rotation* button, or — while a rotation is open — the
+/// line saying which rotation is under way ([`super::in_progress_line`]) in its place.
+fn start_or_progress(
+    conn: &ConnectionInfo,
+    style: Style,
+    in_progress: Option<&str>,
+) -> Vec<SlackBlock> {
+    match in_progress {
+        Some(line) => vec![section(line)],
+        None => vec![
+            actions(vec![button(
+                "Start rotation",
+                ids::START_ROTATION,
+                conn.name,
+                style,
+            )]),
+            context(HOW_IT_WORKS),
+        ],
+    }
+}
+
 /// The top-level warning for a token that crossed `threshold` (a number of days left, or
-/// expiry). A token without an expiry date gets [`unknown_expiry_warning`] instead.
+/// expiry). A token without an expiry date gets [`unknown_expiry_warning`] instead. While a
+/// rotation is open, `in_progress` replaces the advice and the button.
 pub fn expiry_warning(
     conn: &ConnectionInfo,
     token: &TokenRecord,
     threshold: Threshold,
     now: DateTime<Utc>,
+    in_progress: Option<&str>,
 ) -> Message {
     let Some(expires) = token.expires_at else {
-        return unknown_expiry_warning(conn, Some(token));
+        return unknown_expiry_warning(conn, Some(token), in_progress);
     };
     let expired = is_expired(threshold, expires, now);
     let severity = if expired {
@@ -82,13 +106,21 @@ pub fn expiry_warning(
             format!("expires {}", when(expires)),
         )
     };
-    let blocks = vec![
+    let advice = if in_progress.is_some() {
+        String::new()
+    } else {
+        format!("\n{advice}")
+    };
+    let mut blocks = vec![
         header(&headline),
         section(&format!(
             "*{label}:* the access token that Entra ID uses to provision users and groups into \
-             AWS IAM Identity Center (connection *{name}*) {what}.\n{advice}"
+             AWS IAM Identity Center (connection *{name}*) {what}.{advice}"
         )),
-        fields(&[
+    ];
+    if in_progress.is_none() {
+        // While a rotation runs, its thread has the details; the warning stays short.
+        blocks.push(fields(&[
             format!("*Connection*\n{name} ({})", inline(conn.aws_region)),
             format!("*Token id*\n{}", code(token.display_id())),
             format!(
@@ -102,16 +134,17 @@ pub fn expiry_warning(
                 format!("*Time left*\n{}", time_left(expires, now))
             },
             format!("*Where the date comes from*\n{}", source(token.source)),
-        ]),
-        actions(vec![button(
-            "Start rotation",
-            ids::START_ROTATION,
-            conn.name,
-            Style::Primary,
-        )]),
-        context(HOW_IT_WORKS),
-    ];
-    let text = if expired {
+        ]));
+    }
+    blocks.extend(start_or_progress(conn, Style::Primary, in_progress));
+    let text = if in_progress.is_some() {
+        format!(
+            "{emoji} The SCIM token for {} {} ({}): a rotation is in progress.",
+            escape(conn.name),
+            if expired { "expired" } else { "expires" },
+            plain_day(expires)
+        )
+    } else if expired {
         format!(
             "{emoji} The SCIM token for {} expired on {}: provisioning into AWS has stopped. Rotate it now.",
             escape(conn.name),
@@ -128,9 +161,10 @@ pub fn expiry_warning(
     Message::new(text, blocks)
 }
 
-/// The reply in the warning's thread when a later threshold is crossed. `mention_users`
-/// (Slack user ids) and `mention_groups` (user-group ids) are notified; the caller passes
-/// them only when few days are left (3 or fewer), so early warnings stay quiet.
+/// The reply in the warning's thread when a later threshold is crossed — or, while a
+/// rotation is open (`rotation`), in the rotation's thread. `mention_users` (Slack user ids)
+/// and `mention_groups` (user-group ids) are notified; the caller passes them only when few
+/// days are left (3 or fewer), so early warnings stay quiet.
 pub fn threshold_reply(
     conn: &ConnectionInfo,
     token: &TokenRecord,
@@ -138,6 +172,7 @@ pub fn threshold_reply(
     now: DateTime<Utc>,
     mention_users: &[String],
     mention_groups: &[String],
+    rotation: Option<&crate::rotation::Rotation>,
 ) -> Message {
     let mentions: Vec<String> = mention_users
         .iter()
@@ -168,11 +203,18 @@ pub fn threshold_reply(
     } else {
         format!("now expires {} ({})", in_time(expires, now), when(expires))
     };
-    let body = format!(
-        "{mentions}{emoji} *{label}:* the SCIM token for *{name}* {status}.\n{advice}\n\
-         Press *Start rotation* at the top of this thread. If a rotation is already under way, \
-         it is waiting for its next step below."
-    );
+    let body = match rotation {
+        None => format!(
+            "{mentions}{emoji} *{label}:* the SCIM token for *{name}* {status}.\n{advice}\n\
+             Press *Start rotation* at the top of this thread."
+        ),
+        Some(r) => format!(
+            "{mentions}{emoji} *{label}:* the SCIM token for *{name}* {status}, and rotation \
+             #{} is {}: its step is above.",
+            r.id,
+            r.state.describe()
+        ),
+    };
     let plain_status = if expired {
         format!("has expired ({})", plain_day(expires))
     } else {
@@ -187,7 +229,11 @@ pub fn threshold_reply(
 
 /// The warning for a connection whose token expiry nobody knows (no token registered, or
 /// one registered without a date): ask for it, and offer a rotation, which also sets it.
-pub fn unknown_expiry_warning(conn: &ConnectionInfo, token: Option<&TokenRecord>) -> Message {
+pub fn unknown_expiry_warning(
+    conn: &ConnectionInfo,
+    token: Option<&TokenRecord>,
+    in_progress: Option<&str>,
+) -> Message {
     let name = inline(conn.name);
     let on_record = match token.and_then(|t| t.token_id.as_deref()) {
         Some(id) => format!(
@@ -200,7 +246,7 @@ pub fn unknown_expiry_warning(conn: &ConnectionInfo, token: Option<&TokenRecord>
         &conn.console_url(),
         &format!("IAM Identity Center ({})", conn.aws_region),
     );
-    let blocks = vec![
+    let mut blocks = vec![
         header(&format!(
             "⚪ When does the SCIM token for {} expire?",
             conn.name
@@ -216,14 +262,8 @@ pub fn unknown_expiry_warning(conn: &ConnectionInfo, token: Option<&TokenRecord>
              the token in use. Then run `/scim register {name}` and enter them.\n\
              *Or rotate it now:* a rotation replaces the token and records the new one's expiry."
         )),
-        actions(vec![button(
-            "Start rotation",
-            ids::START_ROTATION,
-            conn.name,
-            Style::Plain,
-        )]),
-        context(HOW_IT_WORKS),
     ];
+    blocks.extend(start_or_progress(conn, Style::Plain, in_progress));
     let text = format!(
         "I don't know when the SCIM token for {} expires: register it with /scim register {}.",
         escape(conn.name),
@@ -233,9 +273,8 @@ pub fn unknown_expiry_warning(conn: &ConnectionInfo, token: Option<&TokenRecord>
 }
 
 /// What a warning (or alert) becomes once a rotation started from it completed: no button,
-/// the outcome in one line, so the channel does not keep asking for a rotation already done.
+/// the outcome in one line (who did what is in the thread's summary).
 pub fn warning_resolved(r: &crate::rotation::Rotation, now: DateTime<Utc>) -> Message {
-    let name = escape(&r.connection);
     let new = r.new_token_id.as_deref().map_or_else(
         || "a new token".to_owned(),
         |id| format!("token {}", code(id)),
@@ -246,20 +285,17 @@ pub fn warning_resolved(r: &crate::rotation::Rotation, now: DateTime<Utc>) -> Me
         .unwrap_or_default();
     let finished = r
         .deletion_confirmed_at
-        .map(|at| format!(" (finished {})", when(at)))
+        .map(|at| format!(" {}", when(at)))
         .unwrap_or_default();
     let text = format!("✅ SCIM token for {} rotated", r.connection);
     Message::new(
-        text,
+        text.clone(),
         vec![
-            header(&format!("✅ SCIM token for {} rotated", r.connection)),
+            header(&text),
             section(&format!(
-                "Rotation #{}{finished} replaced the token this warning was about. Entra now uses {new}{expires}. \
-                 The steps and who took them are in this thread.",
+                "Rotation #{} finished{finished}: Entra now uses {new}{expires}. I will warn \
+                 here again before it expires.",
                 r.id
-            )),
-            context(&format!(
-                "Connection *{name}*. I will warn here again before the new token expires."
             )),
         ],
     )

@@ -49,15 +49,15 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = world.config(&dir.path().join("bot.db"), mode);
         configure(&mut config);
-        let app = RunningApp::start(
+        let app = RunningApp::start_with_socket_liveness(
             &config,
             RunOptions {
                 clock: Arc::new(clock.clone()),
                 retry: super::test_retry(),
                 run_scheduler: false,
                 slack_pacing: scim_rotator::slack::api::Pacing::Unpaced,
-                socket_liveness,
             },
+            socket_liveness,
         )
         .await
         .unwrap();
@@ -112,7 +112,7 @@ impl TestApp {
             name: CONNECTION,
             aws_region: scim_rotator::sandbox::SANDBOX_REGION,
         };
-        let message = render::expiry_warning(&conn, &token, threshold, now);
+        let message = render::expiry_warning(&conn, &token, threshold, now, None);
         self.app
             .bot
             .api

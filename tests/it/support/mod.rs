@@ -102,14 +102,12 @@ impl TestEnv {
                     source: ExpirySource::Manual,
                     fingerprint: None,
                 },
-                &NewAuditRecord {
-                    at: self.clock_now(),
-                    actor: "system".to_owned(),
-                    action: "token_registered".to_owned(),
-                    connection: Some(CONNECTION.to_owned()),
-                    rotation_id: None,
-                    details: serde_json::json!({}),
-                },
+                &NewAuditRecord::system(
+                    self.clock_now(),
+                    "token_registered",
+                    CONNECTION,
+                    serde_json::json!({}),
+                ),
             )
             .unwrap();
     }

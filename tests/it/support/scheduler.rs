@@ -82,14 +82,12 @@ impl SchedulerEnv {
                     source: ExpirySource::Manual,
                     fingerprint: None,
                 },
-                &NewAuditRecord {
-                    at: self.now(),
-                    actor: "system".to_owned(),
-                    action: "token_registered".to_owned(),
-                    connection: Some(CONNECTION.to_owned()),
-                    rotation_id: None,
-                    details: serde_json::json!({}),
-                },
+                &NewAuditRecord::system(
+                    self.now(),
+                    "token_registered",
+                    CONNECTION,
+                    serde_json::json!({}),
+                ),
             )
             .unwrap()
             .id

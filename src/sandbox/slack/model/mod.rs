@@ -268,6 +268,28 @@ impl Workspace {
             .find(|m| &m.channel == id && m.ts == ts)
     }
 
+    /// `chat.getPermalink`: the message's link as Slack forms it
+    /// (`https://{domain}.slack.com/archives/{channel}/p{ts without the dot}`, plus
+    /// `?thread_ts=…&cid=…` for a thread reply, which opens the thread).
+    pub fn permalink(&self, channel: &str, ts: &str) -> Result<String, ApiError> {
+        let Some(found) = self.channel(channel) else {
+            return Err(ApiError::new("channel_not_found"));
+        };
+        let Some(message) = self.message(channel, ts) else {
+            return Err(ApiError::new("message_not_found"));
+        };
+        let mut link = format!(
+            "https://{}.slack.com/archives/{}/p{}",
+            super::identity::TEAM_DOMAIN,
+            found.id,
+            message.ts.replace('.', "")
+        );
+        if let Some(parent) = &message.thread_ts {
+            link.push_str(&format!("?thread_ts={parent}&cid={}", found.id));
+        }
+        Ok(link)
+    }
+
     pub fn ephemerals(&self) -> Vec<Ephemeral> {
         self.ephemerals.clone()
     }
