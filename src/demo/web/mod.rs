@@ -120,7 +120,6 @@ impl WebDemo {
                 retry: RetryPolicy::default(),
                 run_scheduler: false,
                 slack_pacing: options.slack_pacing,
-                socket_liveness: crate::slack::socket::SocketLiveness::PRODUCTION,
             },
         )
         .await
