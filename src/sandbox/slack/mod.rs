@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+mod connections;
 mod delivery;
 mod error;
 pub mod identity;
@@ -39,6 +40,7 @@ pub mod signing;
 mod socket_mode;
 mod web_api;
 
+pub use connections::ConnectionCounts;
 pub use delivery::{BotReply, DELIVERY_TIMEOUT, Transport};
 pub use error::{InteractionError, WaitTimedOut};
 pub use interactivity::{Click, SlashCommand, Submission, UrlVerification, ViewOutcome};
@@ -84,6 +86,8 @@ struct Shared {
     /// Bumped whenever the bot does something visible (a call, an answer, a frame), so
     /// [`FakeSlack::wait_until`] re-checks exactly then instead of polling.
     activity: watch::Sender<u64>,
+    /// Client connections accepted by the server (the bot's Web API client, Socket Mode).
+    connections: Arc<connections::Gauge>,
 }
 
 impl Shared {
@@ -142,8 +146,13 @@ impl FakeSlack {
             shutdown: shutdown_rx,
             http: crate::http::client(DELIVERY_TIMEOUT),
             activity: watch::channel(0).0,
+            connections: Arc::default(),
         });
         let app = web_api::router(shared.clone()).merge(socket_mode::router(shared.clone()));
+        let listener = connections::CountingListener {
+            inner: listener,
+            gauge: shared.connections.clone(),
+        };
         let task = tokio::spawn(async move {
             // Only ends when aborted or on an accept error, which the tests would notice.
             let _ = axum::serve(listener, app).await;
@@ -164,6 +173,11 @@ impl FakeSlack {
             .base_url
             .join("api")
             .expect("`api` is a valid relative URL")
+    }
+
+    /// The TCP connections clients opened to the fake so far (Web API and Socket Mode alike).
+    pub fn connection_counts(&self) -> ConnectionCounts {
+        self.shared.connections.counts()
     }
 
     /// `http://127.0.0.1:PORT/`.
