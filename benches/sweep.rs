@@ -126,14 +126,23 @@ fn main() {
         "{:<34} {:>10} {:>12} {:>16}",
         "sweep decides every warning", "due", "median", "per connection"
     );
-    for (tokens, connections) in [
+    // `cargo bench --bench sweep -- 100000x1000` runs one size (to profile it).
+    let only: Option<(usize, usize)> = std::env::args().skip(1).find_map(|arg| {
+        let (tokens, connections) = arg.split_once('x')?;
+        Some((tokens.parse().ok()?, connections.parse().ok()?))
+    });
+    let sizes = [
         (1_000, 100),
         (10_000, 100),
         (100_000, 100),
         (1_000, 1_000),
         (10_000, 1_000),
         (100_000, 1_000),
-    ] {
+    ];
+    for (tokens, connections) in sizes
+        .into_iter()
+        .filter(|size| only.is_none_or(|only| only == *size))
+    {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = Arc::new(build(dir.path(), connections, tokens, now));
         let scheduler = runtime_.block_on(async {
@@ -166,7 +175,8 @@ fn main() {
         });
         let mut due = 0;
         let mut times = Vec::new();
-        for i in 0..18 {
+        let runs = if only.is_some() { 400 } else { 18 };
+        for i in 0..runs {
             let started = Instant::now();
             let decided = scheduler.decide_warnings(now).expect("the store answers");
             let took = started.elapsed();

@@ -26,9 +26,11 @@ use tokio::task::JoinHandle;
 /// How long shutdown waits for in-flight HTTP requests (Slack acks within 3 s anyway).
 const SERVER_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long shutdown waits for running token checks before leaving them (they restart as
-/// "enter the token again" after the next start).
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for running token checks before leaving them: long enough for a
+/// healthy check to finish its current call, short enough that a check stuck on an
+/// unanswering service does not hold the exit (a check left behind asks for the token again
+/// after the next start: it was only in memory).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Maps a configured connection to what the Graph client needs.
 pub fn graph_settings(connection: &config::ConnectionConfig) -> GraphSettings {
@@ -150,6 +152,13 @@ impl RunningApp {
             options.slack_pacing,
         )
         .context("loading root certificates")?;
+        // Slack's per-method tiers apply only once the token carries the team id.
+        match api.learn_team().await {
+            Ok(identity) => tracing::info!(team = %identity.team_id, "Slack workspace identified"),
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot identify the Slack workspace yet; calls are paced without Slack's tiers")
+            }
+        }
         let approvers = Arc::new(ApproverDirectory::new(
             &config.slack.approvers,
             &config.slack.approver_groups,
@@ -158,6 +167,7 @@ impl RunningApp {
         if let Err(error) = approvers.refresh().await {
             tracing::warn!(error = %error, "cannot read approver groups yet; configured user ids still work");
         }
+        let mut web_form = None;
         let bot = SlackBot::new(
             Arc::clone(&engine),
             api.clone(),
@@ -165,6 +175,14 @@ impl RunningApp {
             config.slack.channel.clone(),
             config.slack.allow_self_approval,
         );
+        if let Some(intake) = crate::intake::Intake::from_config(
+            &config.intake,
+            Arc::clone(&engine),
+            Arc::clone(&approvers),
+        ) {
+            bot.set_intake(Arc::clone(&intake));
+            web_form = Some(intake);
+        }
         let presenter = Presenter::new(
             Arc::clone(&engine),
             api.clone(),
@@ -206,6 +224,10 @@ impl RunningApp {
             }),
             connections: Arc::new(engine.connection_names()),
         });
+        let router = match web_form {
+            Some(intake) => router.merge(crate::intake::routes(intake)),
+            None => router,
+        };
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -215,7 +237,9 @@ impl RunningApp {
             let shutdown = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
-            if let Err(error) = axum::serve(listener, router)
+            // With the peer's address: the web form rate-limits unknown links per client.
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(error) = axum::serve(listener, service)
                 .with_graceful_shutdown(shutdown)
                 .await
             {

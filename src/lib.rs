@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod http;
+pub mod intake;
 pub mod metrics;
 mod outbound;
 pub mod retry;

@@ -39,7 +39,16 @@ pub struct Metrics {
     slack_calls: Mutex<BTreeMap<&'static str, u64>>,
     /// By (method, error kind).
     slack_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Replies to people (ephemerals, modals, Home tabs) by outcome (see [`REPLY_OUTCOMES`]).
+    slack_replies: Mutex<BTreeMap<&'static str, u64>>,
+    /// Replies queued and not yet taken by their worker.
+    replies_waiting: AtomicU64,
+    /// Requests refused before they were read (bad signature, malformed, too large), by reason.
+    refused: Mutex<BTreeMap<&'static str, u64>>,
 }
+
+/// What becomes of a reply to a person, always listed.
+pub const REPLY_OUTCOMES: [&str; 4] = ["sent", "failed", "dropped_stale", "dropped_queue_full"];
 
 static GLOBAL: Metrics = Metrics::new();
 
@@ -66,7 +75,34 @@ impl Metrics {
             graph_errors: Mutex::new(BTreeMap::new()),
             slack_calls: Mutex::new(BTreeMap::new()),
             slack_errors: Mutex::new(BTreeMap::new()),
+            slack_replies: Mutex::new(BTreeMap::new()),
+            replies_waiting: AtomicU64::new(0),
+            refused: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// A reply to a person ended as `outcome` (one of [`REPLY_OUTCOMES`]).
+    pub fn slack_reply(&self, outcome: &'static str) {
+        bump(&self.slack_replies, outcome);
+    }
+
+    /// A reply was queued (`true`) or taken from its queue (`false`).
+    pub fn reply_waiting(&self, queued: bool) {
+        if queued {
+            self.replies_waiting.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.replies_waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A request was refused for `reason` (a short fixed label, e.g. `bad_signature`).
+    pub fn request_refused(&self, reason: &'static str) {
+        bump(&self.refused, reason);
+    }
+
+    /// Requests refused so far for `reason`.
+    pub fn refused(&self, reason: &str) -> u64 {
+        copy(&self.refused).get(reason).copied().unwrap_or(0)
     }
 
     pub fn sweep_ran(&self) {
@@ -250,7 +286,102 @@ pub fn render(metrics: &Metrics, gauges: &Gauges) -> String {
             n,
         );
     }
+    family(
+        &mut out,
+        "scim_rotator_slack_replies_total",
+        "counter",
+        "Replies to people (ephemeral answers, modals, Home tabs), by outcome: sent, failed, or dropped because stale or because the queue was full.",
+    );
+    let replies = copy(&metrics.slack_replies);
+    for outcome in REPLY_OUTCOMES {
+        let n = replies.get(outcome).copied().unwrap_or(0);
+        sample(
+            &mut out,
+            "scim_rotator_slack_replies_total",
+            &[("outcome", outcome)],
+            n,
+        );
+    }
+    family(
+        &mut out,
+        "scim_rotator_slack_replies_waiting",
+        "gauge",
+        "Replies to people queued and not yet sent or dropped (bounded by the queues' capacity).",
+    );
+    sample(
+        &mut out,
+        "scim_rotator_slack_replies_waiting",
+        &[],
+        metrics.replies_waiting.load(Ordering::Relaxed),
+    );
+    family(
+        &mut out,
+        "scim_rotator_requests_refused_total",
+        "counter",
+        "HTTP requests refused before they were handled, by reason.",
+    );
+    for (reason, n) in copy(&metrics.refused) {
+        sample(
+            &mut out,
+            "scim_rotator_requests_refused_total",
+            &[("reason", reason)],
+            n,
+        );
+    }
     out
+}
+
+/// How often a flood of refusals is summarised in the log, per reason.
+pub const REFUSAL_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Logs refusals quietly: the first of each reason at once, then at most one summary line
+/// per reason every [`REFUSAL_LOG_EVERY`] with how many were refused meanwhile. A flood of
+/// forged requests then costs a few log lines, not one per request.
+#[derive(Default)]
+pub struct RefusalLog {
+    /// Per reason: when it was last logged, and how many were refused since.
+    seen: Mutex<BTreeMap<&'static str, (std::time::Instant, u64)>>,
+}
+
+impl RefusalLog {
+    pub fn new() -> Self {
+        RefusalLog::default()
+    }
+
+    /// Counts a refusal for `reason` (also in the metrics) and logs it when due. `detail`
+    /// is a short, body-free description.
+    pub fn refused(&self, reason: &'static str, detail: &str) {
+        global().request_refused(reason);
+        let now = std::time::Instant::now();
+        let due = {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            match seen.get_mut(reason) {
+                None => {
+                    seen.insert(reason, (now, 0));
+                    Some(1)
+                }
+                Some((last, since)) => {
+                    *since += 1;
+                    if now.duration_since(*last) >= REFUSAL_LOG_EVERY {
+                        let count = *since;
+                        *last = now;
+                        *since = 0;
+                        Some(count)
+                    } else {
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(count) = due {
+            tracing::warn!(
+                reason,
+                detail,
+                refused = count,
+                "refused requests (logged at most once every 10 s per reason)"
+            );
+        }
+    }
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -243,9 +243,27 @@ impl fmt::Display for Seconds {
     }
 }
 
+/// A count of attempts as people read it: `1 attempt`, `3 attempts`.
+pub struct Attempts(pub u32);
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 attempt"),
+            n => write!(f, "{n} attempts"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_attempt_is_singular() {
+        assert_eq!(Attempts(1).to_string(), "1 attempt");
+        assert_eq!(Attempts(3).to_string(), "3 attempts");
+    }
 
     fn policy() -> RetryPolicy {
         RetryPolicy::default()

@@ -62,6 +62,13 @@ pub struct SlackEndpoints {
     pub signing_secret: SecretString,
 }
 
+/// Refused requests are counted per reason and logged as a summary at most every 10 s per
+/// reason, so a flood of forged requests cannot flood the log.
+fn refusals() -> &'static metrics::RefusalLog {
+    static LOG: std::sync::OnceLock<metrics::RefusalLog> = std::sync::OnceLock::new();
+    LOG.get_or_init(metrics::RefusalLog::new)
+}
+
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
@@ -151,9 +158,9 @@ async fn aws_health_event(
         );
     };
     if !api_key_matches(&endpoint.secret, headers.get(API_KEY_HEADER)) {
-        tracing::warn!(
-            bytes = body.len(),
-            "refused an AWS Health event: missing or wrong x-api-key"
+        refusals().refused(
+            "bad_api_key",
+            "an AWS Health event without the right x-api-key",
         );
         return refuse(StatusCode::UNAUTHORIZED, "missing or wrong x-api-key");
     }
@@ -240,7 +247,7 @@ fn verified<'a>(
     ) {
         Ok(()) => Ok(slack),
         Err(error) => {
-            tracing::warn!(reason = %error, bytes = body.len(), "refused a Slack request");
+            refusals().refused("bad_signature", &error.to_string());
             Err((
                 StatusCode::UNAUTHORIZED,
                 format!("invalid request signature: {error}"),
@@ -257,6 +264,7 @@ async fn slack_events(State(state): State<AppState>, headers: HeaderMap, body: B
     let event: SlackPushEvent = match serde_json::from_slice(&body) {
         Ok(event) => event,
         Err(_) => {
+            refusals().refused("malformed", "not a Slack Events API payload");
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "malformed event: not a Slack Events API payload",
@@ -299,6 +307,7 @@ async fn slack_interactivity(
         Err(refusal) => return refusal.into_response(),
     };
     let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
+        refusals().refused("malformed", "an interaction without a payload field");
         return refuse(
             StatusCode::BAD_REQUEST,
             "malformed interaction: expected a form field 'payload'",
@@ -307,6 +316,7 @@ async fn slack_interactivity(
     let event: SlackInteractionEvent = match serde_json::from_str(&form.payload) {
         Ok(event) => event,
         Err(_) => {
+            refusals().refused("malformed", "a payload that is not a Slack interaction");
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "malformed interaction: payload is not a Slack interaction",
@@ -314,6 +324,7 @@ async fn slack_interactivity(
         }
     };
     drop(form);
+    // Verified and parsed; the bot persists whatever the interaction changes, then acks.
     match slack.bot.handle_interaction(event).await {
         SlackInteractionResponse::Empty => StatusCode::OK.into_response(),
         SlackInteractionResponse::ViewSubmission(response) => axum::Json(response).into_response(),
@@ -332,7 +343,10 @@ async fn slack_commands(
     };
     let event: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
         Ok(event) => event,
-        Err(_) => return refuse(StatusCode::BAD_REQUEST, "malformed slash command form"),
+        Err(_) => {
+            refusals().refused("malformed", "a slash command form that does not parse");
+            return refuse(StatusCode::BAD_REQUEST, "malformed slash command form");
+        }
     };
     let reply = slack.bot.handle_command(event).await;
     if reply.content.text.is_none() && reply.content.blocks.is_none() {

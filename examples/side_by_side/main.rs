@@ -271,16 +271,16 @@ async fn http_round(
                 calls as f64 / clicks.max(1) as f64,
             );
         }
-        let counts = world.slack.connection_counts();
+        let counts = world.slack.connections();
         samples.add(
             &format!("Slack connections opened, HTTP {mode}"),
             side.name(),
-            counts.accepted as f64,
+            counts.accepted() as f64,
         );
         samples.add(
             &format!("Slack connections most open at once, HTTP {mode}"),
             side.name(),
-            counts.peak_open as f64,
+            counts.peak() as f64,
         );
     }
     server.stop();

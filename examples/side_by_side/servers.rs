@@ -135,7 +135,20 @@ pub async fn start(
     let mut command = match side {
         Side::Bot => {
             let config = write_bot_config(world, &programs.scratch.join(label), transport, port);
-            let mut command = pinned(&programs.server_cpu, &programs.bot);
+            // SBS_BOT_WRAP="perf record -o /tmp/{label}.perf --" (or strace …) profiles the
+            // bot, `{label}` naming the round; the figures of such a run describe the wrapper.
+            let wrap = std::env::var("SBS_BOT_WRAP")
+                .unwrap_or_default()
+                .replace("{label}", label);
+            let mut words = wrap.split_whitespace();
+            let mut command = match words.next() {
+                Some(tool) => {
+                    let mut command = pinned(&programs.server_cpu, Path::new(tool));
+                    command.args(words).arg(&programs.bot);
+                    command
+                }
+                None => pinned(&programs.server_cpu, &programs.bot),
+            };
             command.arg("run").arg("--config").arg(config);
             command
         }

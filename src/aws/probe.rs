@@ -4,7 +4,9 @@
 //! nothing from the identity store and changes nothing.
 
 use crate::outbound::{host_label, join, read_body};
-use crate::retry::{Failure, Retrier, RetryPolicy, Seconds, retry_after, transport_cause};
+use crate::retry::{
+    Attempts, Failure, Retrier, RetryPolicy, Seconds, retry_after, transport_cause,
+};
 use crate::secret::ScimToken;
 use reqwest::header::ACCEPT;
 use std::fmt;
@@ -31,12 +33,13 @@ pub enum ProbeError {
     AccessDenied { detail: Option<String> },
     /// 429 `ThrottlingException` until the retry budget was spent.
     #[error(
-        "AWS is throttling the SCIM endpoint (HTTP 429, {attempts} attempts): try again in a few minutes"
+        "AWS is throttling the SCIM endpoint (HTTP 429, {}): try again in a few minutes", Attempts(*attempts)
     )]
     Throttled { attempts: u32 },
     /// 5xx until the retry budget was spent.
     #[error(
-        "the AWS SCIM endpoint is failing (HTTP {status}, {attempts} attempts){}",
+        "the AWS SCIM endpoint is failing (HTTP {status}, {}){}",
+        Attempts(*attempts),
         Detail(detail)
     )]
     Failing {
@@ -46,12 +49,13 @@ pub enum ProbeError {
     },
     /// No answer within the request timeout, on every attempt.
     #[error(
-        "the AWS SCIM endpoint did not answer within {} ({attempts} attempts)",
-        Seconds(*timeout)
+        "the AWS SCIM endpoint did not answer within {} ({})",
+        Seconds(*timeout),
+        Attempts(*attempts)
     )]
     Timeout { timeout: Duration, attempts: u32 },
     /// The connection could not be made.
-    #[error("cannot reach {host} ({cause}, {attempts} attempts): check the SCIM endpoint URL")]
+    #[error("cannot reach {host} ({cause}, {}): check the SCIM endpoint URL", Attempts(*attempts))]
     Unreachable {
         host: String,
         cause: String,

@@ -16,7 +16,6 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tracing::field::Empty;
 use url::Url;
@@ -36,8 +35,10 @@ pub struct GraphClient {
     service_principal_id: Option<String>,
     sync_job_id: Option<String>,
     tokens: TokenProvider,
-    /// (service principal id, job id), once configured or discovered.
-    ids: OnceCell<(String, String)>,
+    /// The service principal and job ids once found. No lock is held while they are looked
+    /// up: callers that find them missing at the same time each look (a few Graph reads), so
+    /// a hung Graph or login never makes one caller wait behind another's attempts.
+    ids: std::sync::Mutex<Option<(String, String)>>,
 }
 
 /// One secret of `PUT …/secrets` and `validateCredentials`. Key names are case-sensitive
@@ -100,7 +101,7 @@ impl GraphClient {
             policy,
             service_principal_id: settings.service_principal_id,
             sync_job_id: settings.sync_job_id,
-            ids: OnceCell::new(),
+            ids: std::sync::Mutex::new(None),
         }
     }
 
@@ -208,7 +209,13 @@ impl GraphClient {
     /// `aWSSingleSignon` job, or its only job.
     #[tracing::instrument(skip_all, fields(graph = %host_label(&self.base)))]
     pub async fn discover(&self) -> Result<(String, String), GraphError> {
-        self.ids.get_or_try_init(|| self.find_ids()).await.cloned()
+        let known = self.ids.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(ids) = known {
+            return Ok(ids);
+        }
+        let found = self.find_ids().await?;
+        *self.ids.lock().unwrap_or_else(|e| e.into_inner()) = Some(found.clone());
+        Ok(found)
     }
 
     /// [`Self::discover`], recording the ids on the caller's span.

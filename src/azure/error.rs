@@ -3,7 +3,7 @@
 //! Graph errors are classified by the `error.code` of the body (and the status), never by
 //! `error.message`, whose wording Microsoft changes. No variant holds a token or a body.
 
-use crate::retry::{Failure, Seconds, transport_cause};
+use crate::retry::{Attempts, Failure, Seconds, transport_cause};
 use serde::Deserialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -79,7 +79,8 @@ pub enum GraphError {
     },
     /// 429 until the retry budget was spent.
     #[error(
-        "{service} kept throttling the bot (HTTP 429) through {attempts} attempts: try again in a few minutes{}",
+        "{service} kept throttling the bot (HTTP 429) through {}: try again in a few minutes{}",
+        Attempts(*attempts),
         RequestId(request_id)
     )]
     Throttled {
@@ -89,8 +90,9 @@ pub enum GraphError {
     },
     /// 5xx until the retry budget was spent.
     #[error(
-        "{service} kept failing (last answer HTTP {status}{}) through {attempts} attempts{}",
+        "{service} kept failing (last answer HTTP {status}{}) through {}{}",
         Code(code),
+        Attempts(*attempts),
         RequestId(request_id)
     )]
     Unavailable {
@@ -101,14 +103,14 @@ pub enum GraphError {
         request_id: Option<String>,
     },
     /// No answer within the request timeout, until the retry budget was spent.
-    #[error("{service} did not answer within {} ({attempts} attempts)", Seconds(*timeout))]
+    #[error("{}", NotAnswering(*service, *timeout, *attempts))]
     Timeout {
         service: Service,
         timeout: Duration,
         attempts: u32,
     },
     /// The connection could not be made, until the retry budget was spent.
-    #[error("cannot reach {service} at {host} ({cause}, {attempts} attempts)")]
+    #[error("cannot reach {service} at {host} ({cause}, {})", Attempts(*attempts))]
     Unreachable {
         service: Service,
         host: String,
@@ -185,6 +187,30 @@ impl GraphError {
             GraphError::NoSyncJob { .. } => "no_sync_job",
             GraphError::CredentialFile { .. } => "credential_file",
             GraphError::AssertionSigning => "assertion_signing",
+        }
+    }
+}
+
+/// "Microsoft login is not answering: no answer within 20 s (1 attempt)"; Graph keeps its
+/// plain wording.
+struct NotAnswering(Service, Duration, u32);
+
+impl fmt::Display for NotAnswering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let NotAnswering(service, timeout, attempts) = *self;
+        match service {
+            Service::Login => write!(
+                f,
+                "Microsoft login is not answering: no answer within {} ({})",
+                Seconds(timeout),
+                Attempts(attempts)
+            ),
+            Service::Graph => write!(
+                f,
+                "{service} did not answer within {} ({})",
+                Seconds(timeout),
+                Attempts(attempts)
+            ),
         }
     }
 }

@@ -1,14 +1,24 @@
 //! Access tokens for Graph from the Microsoft identity platform (client credentials grant),
 //! cached until shortly before they expire.
+//!
+//! Single flight, no lock across the network: concurrent callers share one in-flight login
+//! *attempt* (a shared future); the state's mutex is held only to look at the cache or the
+//! attempt, never across a request, a retry or a sleep. Each caller runs its own retries
+//! within its own budget, so a hung login costs every caller at most its own bounded wait:
+//! a caller that joins an attempt already under way waits only for what is left of it. A
+//! login that does not answer within the request timeout is not tried again: the caller is
+//! told at once that Microsoft login is not answering.
 
 use super::error::{GraphError, LastFailure, LoginErrorBody, Service};
 use super::settings::{AzureCredential, GraphSettings};
 use crate::outbound::{host_label, join, read_body};
 use crate::retry::{Failure, Retrier, retry_after, transport_cause};
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
@@ -22,17 +32,52 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Fetches and caches Graph access tokens for one app registration.
-#[derive(Debug)]
 pub(crate) struct TokenProvider {
+    login: Arc<Login>,
+    state: Mutex<LoginState>,
+}
+
+impl std::fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenProvider")
+            .field("client_id", &self.login.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to log in (one attempt at a time).
+struct Login {
     http: reqwest::Client,
     token_url: Url,
     client_id: String,
     credential: AzureCredential,
     scope: String,
-    cache: Mutex<Option<Cached>>,
 }
 
-#[derive(Debug)]
+#[derive(Default)]
+struct LoginState {
+    cached: Option<Cached>,
+    /// The attempt under way, shared by every caller that needs a token meanwhile.
+    attempt: Option<InFlight>,
+    /// Numbers the attempts, so a caller only clears the one it waited for.
+    started: u64,
+}
+
+struct InFlight {
+    number: u64,
+    future: Shared<BoxFuture<'static, Attempt>>,
+}
+
+/// What one login attempt came to.
+#[derive(Clone)]
+enum Attempt {
+    Token(SecretString, Duration),
+    /// Final: retrying cannot help (a refusal, an unreadable answer, no credential).
+    Final(GraphError),
+    /// May be retried (by each caller, within its own budget).
+    Failed(Failure, LastFailure),
+}
+
 struct Cached {
     token: SecretString,
     refresh_at: Instant,
@@ -55,44 +100,98 @@ struct TokenAnswer {
 impl TokenProvider {
     pub fn new(http: reqwest::Client, settings: &GraphSettings) -> Self {
         TokenProvider {
-            http,
-            token_url: join(
-                &settings.login_url,
-                &[&settings.tenant_id, "oauth2", "v2.0", "token"],
-            ),
-            client_id: settings.client_id.clone(),
-            credential: settings.credential.clone(),
-            scope: scope_for(&settings.graph_url),
-            cache: Mutex::new(None),
+            login: Arc::new(Login {
+                http,
+                token_url: join(
+                    &settings.login_url,
+                    &[&settings.tenant_id, "oauth2", "v2.0", "token"],
+                ),
+                client_id: settings.client_id.clone(),
+                credential: settings.credential.clone(),
+                scope: scope_for(&settings.graph_url),
+            }),
+            state: Mutex::new(LoginState::default()),
         }
     }
 
-    /// A usable access token: the cached one, or a new one. Concurrent callers wait for a
-    /// single login instead of each starting their own.
+    fn state(&self) -> std::sync::MutexGuard<'_, LoginState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A usable access token: the cached one, or a new one. Concurrent callers share one
+    /// login attempt; each retries on its own, within `retrier`'s budget.
     pub async fn token(&self, retrier: &Retrier) -> Result<SecretString, GraphError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(cached) = cache.as_ref().filter(|c| Instant::now() < c.refresh_at) {
-            return Ok(cached.token.clone());
+        let mut retrier = retrier.sharing_budget();
+        loop {
+            let (number, attempt) = {
+                let mut state = self.state();
+                if let Some(cached) = state
+                    .cached
+                    .as_ref()
+                    .filter(|c| Instant::now() < c.refresh_at)
+                {
+                    return Ok(cached.token.clone());
+                }
+                match &state.attempt {
+                    Some(in_flight) => (in_flight.number, in_flight.future.clone()),
+                    None => {
+                        state.started += 1;
+                        let number = state.started;
+                        let future = Arc::clone(&self.login).attempt().boxed().shared();
+                        state.attempt = Some(InFlight {
+                            number,
+                            future: future.clone(),
+                        });
+                        (number, future)
+                    }
+                }
+            };
+            retrier.begin_attempt();
+            let result = attempt.await;
+            {
+                let mut state = self.state();
+                if state.attempt.as_ref().is_some_and(|a| a.number == number) {
+                    state.attempt = None;
+                    if let Attempt::Token(token, lifetime) = &result {
+                        state.cached = Some(Cached {
+                            token: token.clone(),
+                            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
+                        });
+                    }
+                }
+            }
+            let (failure, last) = match result {
+                Attempt::Token(token, _) => return Ok(token),
+                Attempt::Final(error) => return Err(error),
+                Attempt::Failed(failure, last) => (failure, last),
+            };
+            // A login that does not answer would cost another full timeout per retry, and
+            // the person waiting is better told now.
+            if failure == Failure::Timeout || !retrier.wait_to_retry(failure).await {
+                return Err(last.into_error(
+                    Service::Login,
+                    retrier.attempts(),
+                    retrier.request_timeout(),
+                    host_label(&self.login.token_url),
+                ));
+            }
         }
-        let (token, lifetime) = self.fetch(retrier.sharing_budget()).await?;
-        *cache = Some(Cached {
-            token: token.clone(),
-            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
-        });
-        Ok(token)
     }
 
     /// Forgets `stale` after Graph refused it, unless another call has already replaced it.
     pub async fn forget(&self, stale: &SecretString) {
-        let mut cache = self.cache.lock().await;
-        if cache
+        let mut state = self.state();
+        if state
+            .cached
             .as_ref()
             .is_some_and(|c| c.token.expose_secret() == stale.expose_secret())
         {
-            *cache = None;
+            state.cached = None;
         }
     }
+}
 
+impl Login {
     async fn proof(&self) -> Result<Proof, GraphError> {
         match &self.credential {
             AzureCredential::ClientSecret(secret) => Ok(Proof::Secret(secret.clone())),
@@ -123,9 +222,13 @@ impl TokenProvider {
         }
     }
 
+    /// One login attempt (no retries: each caller decides for itself).
     #[tracing::instrument(skip_all, fields(client_id = %self.client_id))]
-    async fn fetch(&self, mut retrier: Retrier) -> Result<(SecretString, Duration), GraphError> {
-        let proof = self.proof().await?;
+    async fn attempt(self: Arc<Self>) -> Attempt {
+        let proof = match self.proof().await {
+            Ok(proof) => proof,
+            Err(error) => return Attempt::Final(error),
+        };
         let mut form = vec![
             ("client_id", self.client_id.as_str()),
             ("grant_type", "client_credentials"),
@@ -138,41 +241,38 @@ impl TokenProvider {
                 form.push(("client_assertion", assertion.expose_secret()));
             }
         }
-        loop {
-            retrier.begin_attempt();
-            let (failure, last) = match self.send(&form).await {
-                Err(err) => LastFailure::from_transport(&err),
-                Ok(reply) if reply.status == 200 => return parse_answer(&reply.body),
-                Ok(reply) => {
-                    let parsed = LoginErrorBody::parse(&reply.body);
-                    let failure = Failure::Status {
-                        status: reply.status,
-                        retry_after: reply.retry_after,
-                    };
-                    if !failure.is_retryable() {
-                        return Err(GraphError::NotAuthenticated {
-                            service: Service::Login,
-                            code: parsed
-                                .code
-                                .unwrap_or_else(|| format!("HTTP {}", reply.status)),
-                            request_id: parsed.correlation_id,
-                        });
-                    }
-                    let last = LastFailure::Answer {
+        match self.send(&form).await {
+            Err(err) => {
+                let (failure, last) = LastFailure::from_transport(&err);
+                Attempt::Failed(failure, last)
+            }
+            Ok(reply) if reply.status == 200 => match parse_answer(&reply.body) {
+                Ok((token, lifetime)) => Attempt::Token(token, lifetime),
+                Err(error) => Attempt::Final(error),
+            },
+            Ok(reply) => {
+                let parsed = LoginErrorBody::parse(&reply.body);
+                let failure = Failure::Status {
+                    status: reply.status,
+                    retry_after: reply.retry_after,
+                };
+                if !failure.is_retryable() {
+                    return Attempt::Final(GraphError::NotAuthenticated {
+                        service: Service::Login,
+                        code: parsed
+                            .code
+                            .unwrap_or_else(|| format!("HTTP {}", reply.status)),
+                        request_id: parsed.correlation_id,
+                    });
+                }
+                Attempt::Failed(
+                    failure,
+                    LastFailure::Answer {
                         status: reply.status,
                         code: parsed.code,
                         request_id: parsed.correlation_id,
-                    };
-                    (failure, last)
-                }
-            };
-            if !retrier.wait_to_retry(failure).await {
-                return Err(last.into_error(
-                    Service::Login,
-                    retrier.attempts(),
-                    retrier.request_timeout(),
-                    host_label(&self.token_url),
-                ));
+                    },
+                )
             }
         }
     }

@@ -97,6 +97,10 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
         );
     }
 
+    if config.intake.web_form {
+        check_public_url(config, &mut report).await;
+    }
+
     let probe = crate::http::client(Duration::from_secs(10));
     for connection in &config.connections {
         let name = &connection.name;
@@ -149,5 +153,77 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
         Ok(Exit::Ok)
     } else {
         Ok(Exit::Failed(format!("{} check(s) failed", report.failures)))
+    }
+}
+
+/// `[intake] public_url`: https unless the host is loopback (the load already refused
+/// anything else), and it must reach this bot's `[server] listen`. When the bot is not
+/// running, a temporary listener there answers `/healthz` with a random value that must come
+/// back through `public_url` (so a proxy in between is checked too); when the bot runs (the
+/// address is taken), its own `/healthz` must answer.
+async fn check_public_url(config: &Config, report: &mut Report) {
+    let Some(url) = &config.intake.public_url else {
+        return;
+    };
+    let fix = "set intake.public_url to the address at which a lead's browser reaches [server] listen (through your TLS proxy)";
+    if url.scheme() == "https" {
+        report.ok(&format!("intake.public_url {url} is https"));
+    } else {
+        report.ok(&format!(
+            "intake.public_url {url} is plain http on a loopback host: fine for a test, not for leads' browsers"
+        ));
+    }
+    let healthz = format!("{}/healthz", url.as_str().trim_end_matches('/'));
+    let client = crate::http::client(Duration::from_secs(10));
+    let expected = crate::intake::links::random_value();
+    let (answer, served) = match tokio::net::TcpListener::bind(config.server.listen).await {
+        Ok(listener) => {
+            let body = expected.clone();
+            let router = axum::Router::new().route(
+                "/healthz",
+                axum::routing::get(move || {
+                    let body = body.clone();
+                    async move { body }
+                }),
+            );
+            let server = tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            });
+            let answer = client.get(&healthz).send().await;
+            let answer = match answer {
+                Ok(response) => Ok(response.text().await.unwrap_or_default()),
+                Err(error) => Err(error),
+            };
+            server.abort();
+            (answer, true)
+        }
+        Err(_) => {
+            let answer = match client.get(&healthz).send().await {
+                Ok(response) => Ok(response.text().await.unwrap_or_default()),
+                Err(error) => Err(error),
+            };
+            (answer, false)
+        }
+    };
+    match answer {
+        Ok(body) if served && body == expected => report.ok(&format!(
+            "intake.public_url reaches [server] listen {} (checked with a temporary listener)",
+            config.server.listen
+        )),
+        Ok(body) if !served && body.trim() == "ok" => report.ok(&format!(
+            "the bot answers at intake.public_url ({} is in use: the bot runs)",
+            config.server.listen
+        )),
+        Ok(_) => report.fail(
+            &format!(
+                "intake.public_url {url} answers, but not from this bot's [server] listen {}",
+                config.server.listen
+            ),
+            fix,
+        ),
+        Err(_) => report.fail(
+            &format!("intake.public_url {url} cannot be reached from here"),
+            fix,
+        ),
     }
 }

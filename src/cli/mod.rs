@@ -63,6 +63,10 @@ pub struct DemoArgs {
     /// Print the raw Block Kit and API calls too.
     #[arg(long)]
     pub json: bool,
+    /// Enter the token through the bot's one-time web form instead of the Slack modal, and
+    /// print the link and the page as a person sees it.
+    #[arg(long)]
+    pub web_form: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -192,6 +196,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         )
         .unwrap_or_else(|_| chrono::Utc::now()),
         slack_pacing: crate::slack::api::Pacing::SlackLimits,
+        web_form: args.web_form,
     };
     let mut out = std::io::stdout().lock();
     let mut input = std::io::stdin().lock();

@@ -66,6 +66,8 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     /// Present when AWS Health expiry events are forwarded to `POST /aws/health-events`.
     pub aws_health: Option<AwsHealthConfig>,
+    /// `[intake]`: how leads enter the new token (the Slack modal, the web form, or both).
+    pub intake: IntakeConfig,
     /// At least one; names are unique.
     pub connections: Vec<ConnectionConfig>,
 }
@@ -173,6 +175,49 @@ pub struct ScheduleConfig {
     /// Days before expiry at which to warn: non-empty, each in `1..=MAX_WARN_DAYS`, sorted
     /// descending, without duplicates.
     pub warn_days: Vec<u32>,
+}
+
+/// Ten minutes: time to open the AWS console, generate a token and paste it, short enough
+/// that a link forgotten in a Slack history is dead by the time anyone else reads it.
+pub const DEFAULT_LINK_LIFETIME: Duration = Duration::from_secs(600);
+/// Longest `intake.link_lifetime` accepted: a link is a bearer credential for one token
+/// submission, so it should not outlive the sitting in which it was asked for.
+pub const MAX_LINK_LIFETIME: Duration = Duration::from_secs(3_600);
+
+/// `[intake]`: where a lead enters the new token. Without the table: the Slack modal only.
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    /// Offer the one-time web form (a link in an ephemeral message).
+    pub web_form: bool,
+    /// Keep the Slack modal too; always true when `web_form` is false.
+    pub slack_modal: bool,
+    /// How a lead's browser reaches `[server] listen` (https unless the host is loopback);
+    /// present whenever `web_form` is true. Links are `{public_url}/intake/{code}`.
+    pub public_url: Option<Url>,
+    /// How long a link stays usable.
+    pub link_lifetime: Duration,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            web_form: false,
+            slack_modal: true,
+            public_url: None,
+            link_lifetime: DEFAULT_LINK_LIFETIME,
+        }
+    }
+}
+
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `::1`): the only hosts a
+/// page holding the token may be served from over plain http.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// `[aws_health]`: the shared secret EventBridge sends in the `x-api-key` header of

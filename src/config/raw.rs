@@ -30,6 +30,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub schedule: RawSchedule,
     pub aws_health: Option<RawAwsHealth>,
+    pub intake: Option<Spanned<RawIntake>>,
     #[serde(default, rename = "connection")]
     pub connections: Vec<Spanned<RawConnection>>,
 }
@@ -76,6 +77,16 @@ pub(super) struct RawSchedule {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAwsHealth {
     pub secret: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIntake {
+    #[serde(default)]
+    pub web_form: bool,
+    pub slack_modal: Option<bool>,
+    pub public_url: Option<Spanned<String>>,
+    pub link_lifetime: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -3,13 +3,14 @@
 
 use super::duration::parse_duration;
 use super::error::{Location, line_at, one_line};
-use super::raw::{RawConfig, RawConnection, RawSchedule, RawServer, RawSlack, RawStore};
+use super::raw::{RawConfig, RawConnection, RawIntake, RawSchedule, RawServer, RawSlack, RawStore};
 use super::{
     AwsHealthConfig, AzureCredential, Config, ConfigError, ConnectionConfig,
     DEFAULT_APPROVAL_TIMEOUT, DEFAULT_CHECK_INTERVAL, DEFAULT_GRAPH_URL, DEFAULT_LISTEN,
     DEFAULT_LOGIN_URL, DEFAULT_SLACK_API_URL, DEFAULT_STORE_PATH, DEFAULT_WARN_DAYS, MAX_WARN_DAYS,
     ScheduleConfig, ServerConfig, SlackConfig, SlackMode, StoreConfig,
 };
+use super::{DEFAULT_LINK_LIFETIME, IntakeConfig, MAX_LINK_LIFETIME, is_loopback};
 use crate::azure::ClientCertificate;
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ impl<'a> Resolver<'a> {
                 })
             })
             .transpose()?;
+        let intake = self.intake(raw.intake)?;
         let connections = self.connections(raw.connections)?;
         Ok(Config {
             slack,
@@ -62,6 +64,7 @@ impl<'a> Resolver<'a> {
             store,
             schedule,
             aws_health,
+            intake,
             connections,
         })
     }
@@ -219,6 +222,79 @@ impl<'a> Resolver<'a> {
         days.sort_unstable_by(|a, b| b.cmp(a));
         days.dedup();
         Ok(days)
+    }
+
+    /// `[intake]`: the web form needs a `public_url` a browser can use safely (https, or
+    /// http on loopback for tests and the demo), and turning the modal off needs the form on.
+    fn intake(&self, raw: Option<Spanned<RawIntake>>) -> Result<IntakeConfig, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(IntakeConfig::default());
+        };
+        let table = raw.span();
+        let raw = raw.into_inner();
+        let slack_modal = raw.slack_modal.unwrap_or(true);
+        if !raw.web_form && !slack_modal {
+            return Err(ConfigError::Invalid {
+                location: self.at(table),
+                key: "intake.slack_modal".to_owned(),
+                message: "is false but web_form is false too: leads would have nowhere to enter the new token; set web_form = true or keep the modal".to_owned(),
+            });
+        }
+        let public_url = match &raw.public_url {
+            Some(written) => {
+                let url = self.url("intake.public_url", written)?;
+                if url.scheme() != "https" && !is_loopback(&url) {
+                    return Err(self.invalid(
+                        written,
+                        "intake.public_url",
+                        format!(
+                            "'{}' is plain http: the page carries the token, so it must be served over https (http only on localhost/127.0.0.1 for tests)",
+                            one_line(url.as_str())
+                        ),
+                    ));
+                }
+                if url.query().is_some() || url.fragment().is_some() {
+                    return Err(self.invalid(
+                        written,
+                        "intake.public_url",
+                        "must not have a query or a fragment: links are {public_url}/intake/{code}"
+                            .to_owned(),
+                    ));
+                }
+                Some(url)
+            }
+            None if raw.web_form => {
+                return Err(ConfigError::Invalid {
+                    location: self.at(table),
+                    key: "intake.public_url".to_owned(),
+                    message: "missing: web_form = true needs the address at which a lead's browser reaches [server] listen, as in \"https://scim-rotator.internal.example.com\"".to_owned(),
+                });
+            }
+            None => None,
+        };
+        let link_lifetime = self.duration(
+            "intake.link_lifetime",
+            raw.link_lifetime.as_ref(),
+            DEFAULT_LINK_LIFETIME,
+        )?;
+        if let Some(written) = &raw.link_lifetime
+            && link_lifetime > MAX_LINK_LIFETIME
+        {
+            return Err(self.invalid(
+                written,
+                "intake.link_lifetime",
+                format!(
+                    "'{}' is longer than an hour: a link is a one-time credential, ask for a new one instead",
+                    one_line(written.get_ref())
+                ),
+            ));
+        }
+        Ok(IntakeConfig {
+            web_form: raw.web_form,
+            slack_modal,
+            public_url,
+            link_lifetime,
+        })
     }
 
     fn connections(

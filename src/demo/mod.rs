@@ -5,6 +5,7 @@
 //! did not happen as expected.
 
 mod channel;
+mod page_text;
 
 use crate::app::{RunOptions, RunningApp};
 use crate::clock::{Clock, ManualClock};
@@ -39,6 +40,9 @@ pub struct DemoOptions {
     pub start: DateTime<Utc>,
     /// Slack's limits for a person watching; unpaced when a test runs the demo.
     pub slack_pacing: Pacing,
+    /// Step 1 through the one-time web form (`[intake] web_form = true, slack_modal =
+    /// false`) instead of the Slack modal.
+    pub web_form: bool,
 }
 
 struct Demo<'a> {
@@ -66,7 +70,11 @@ pub async fn run(
         tempfile::tempdir().context("creating a temporary directory for the demo's database")?;
     let clock = ManualClock::new(options.start);
     let world = SandboxWorld::start(Arc::new(clock.clone()), Duration::days(TOKEN_AGE_DAYS)).await;
-    let config = world.config(&dir.path().join("scim-rotator.db"), SlackMode::Http);
+    let mut config = world.config(&dir.path().join("scim-rotator.db"), SlackMode::Http);
+    if options.web_form {
+        crate::sandbox::enable_web_form(&mut config, false)
+            .context("choosing a port for the web form")?;
+    }
     let app = RunningApp::start(
         &config,
         RunOptions {
@@ -237,11 +245,8 @@ impl Demo<'_> {
             .engine
             .register_token(CONNECTION, &old.id, old.created, &lead)
             .await?;
-        self.line(
-            &format!("{registered:?}")
-                .replace("Recorded(\"", "  ")
-                .replace("\")", ""),
-        )?;
+        let said = crate::slack::render::outcome_reply(&registered).unwrap_or_default();
+        self.line(&format!("  {said}"))?;
 
         self.scene(
             "The expiry monitor's sweep finds the token 10 days from expiry and warns the channel",
@@ -317,48 +322,11 @@ impl Demo<'_> {
             new.id
         ))?;
 
-        self.scene("Lee clicks Enter new token: a private modal opens, for Lee only")?;
-        let view = self.open_token_modal(&step1).await?;
-        self.line(&format!(
-            "\n{}",
-            indent(
-                &channel::view_text(
-                    &self.slack().view(&view).map(|v| v.view).unwrap_or_default(),
-                    &self.names
-                ),
-                "  "
-            )
-        ))?;
-
-        self.scene("Lee pastes the token with a typo: AWS rejects it, the thread says so, nothing is saved")?;
-        let mut typo = new.secret.clone();
-        let last = typo.pop().unwrap_or('A');
-        typo.push(if last == 'A' { 'B' } else { 'A' });
-        self.submit_token(&view, &typo, &new.id).await?;
-        // Back to waiting for a token, with AWS's refusal as the reason.
-        self.rotation_state_where(
-            RotationState::AwaitingNewToken,
-            |r| r.last_error.is_some(),
-            "after the typo",
-        )
-        .await?;
-        if self.world.cloud.microsoft.saved_token_fingerprint() != Some(old.fingerprint()) {
-            bail!("after the typo: Entra's saved token changed");
-        }
-        self.caught_up().await?;
-        self.show_changes()?;
-
-        self.scene(
-            "Lee pastes it again, correctly: AWS ✓, Entra Test Connection ✓, saved ✓, verified ✓",
-        )?;
-        self.minutes_pass(2);
-        let view = self.open_token_modal(&step1).await?;
-        self.submit_token(&view, &new.secret, &new.id).await?;
-        self.rotation_state(
-            RotationState::AwaitingOldTokenDeletion,
-            "after the correct token",
-        )
-        .await?;
+        let typo = if self.options.web_form {
+            self.enter_through_web_form(&step1, &new, &old).await?
+        } else {
+            self.enter_through_modal(&step1, &new, &old).await?
+        };
         let step2 = self
             .button(ids::CONFIRM_DELETED, "step 2 (delete the old token)")
             .await?;
@@ -441,6 +409,153 @@ impl Demo<'_> {
         Ok(())
     }
 
+    /// Step 1 through the web form: the link in an ephemeral, the page as Lee sees it, a typo
+    /// (AWS rejects it, the page says so), a new link and the right token, followed on the
+    /// page to the end. Returns the typo, which must appear nowhere.
+    async fn enter_through_web_form(
+        &mut self,
+        step1: &str,
+        new: &crate::sandbox::aws::GeneratedToken,
+        old: &crate::sandbox::aws::GeneratedToken,
+    ) -> anyhow::Result<String> {
+        self.scene("Lee clicks Enter new token: the bot answers with a private link to its web form, not a modal")?;
+        let link = self.web_form_link(step1, 1).await?;
+        self.show_changes()?;
+        if !self.slack().open_views(LEAD).is_empty() {
+            bail!("a modal opened although the form is the only way in");
+        }
+
+        self.scene(
+            "Lee opens the link: the page, as a browser shows it (the token field is masked)",
+        )?;
+        let page = WebForm::open(&link).await?;
+        self.line(&indent(&page_text::to_text(&page.html), "  │ "))?;
+
+        self.scene("Lee pastes the token with a typo: AWS rejects it, and the page says so")?;
+        let mut typo = new.secret.clone();
+        let last = typo.pop().unwrap_or('A');
+        typo.push(if last == 'A' { 'B' } else { 'A' });
+        let watching = page.submit(&typo, &new.id).await?;
+        self.rotation_state_where(
+            RotationState::AwaitingNewToken,
+            |r| r.last_error.is_some(),
+            "after the typo",
+        )
+        .await?;
+        if self.world.cloud.microsoft.saved_token_fingerprint() != Some(old.fingerprint()) {
+            bail!("after the typo: Entra's saved token changed");
+        }
+        self.caught_up().await?;
+        self.line(&indent(
+            &page_text::to_text(&watching.reload().await?),
+            "  │ ",
+        ))?;
+        self.show_changes()?;
+
+        self.scene(
+            "Lee asks for a new link and enters the token correctly; the page follows the checks",
+        )?;
+        self.minutes_pass(2);
+        let link = self.web_form_link(step1, 2).await?;
+        self.show_changes()?;
+        let watching = WebForm::open(&link)
+            .await?
+            .submit(&new.secret, &new.id)
+            .await?;
+        self.rotation_state(
+            RotationState::AwaitingOldTokenDeletion,
+            "after the correct token",
+        )
+        .await?;
+        self.caught_up().await?;
+        let done = watching.reload().await?;
+        if !done.contains("The new token works") {
+            bail!("the page does not show that the new token works");
+        }
+        self.line(&indent(&page_text::to_text(&done), "  │ "))?;
+        self.line(&format!(
+            "\n  And the used link, opened again without the page's cookie: HTTP {}",
+            WebForm::status_of(&link).await?
+        ))?;
+        Ok(typo)
+    }
+
+    /// Lee clicks *Enter new token* and gets the `n`-th link (counting from 1).
+    async fn web_form_link(&mut self, step1: &str, n: usize) -> anyhow::Result<String> {
+        self.slack()
+            .click(&self.app_url(), LEAD, CHANNEL, step1, ids::ENTER_TOKEN)
+            .await?;
+        let text = self
+            .slack()
+            .wait_until(STEP_DEADLINE, move |s| {
+                s.ephemerals()
+                    .into_iter()
+                    .filter(|e| e.user == LEAD && e.text.contains("/intake/"))
+                    .nth(n - 1)
+                    .map(|e| e.text)
+            })
+            .await
+            .map_err(|_| anyhow::anyhow!("Lee got no link to the web form"))?;
+        let start = text.find("<http").context("no link in the message")? + 1;
+        let end = start + text[start..].find('|').context("no link label")?;
+        let link = text[start..end].to_owned();
+        self.line(&format!("  The link: {link}"))?;
+        Ok(link)
+    }
+
+    /// Step 1 through the Slack modal: a typo first (AWS rejects it), then the right token.
+    /// Returns the typo, which must appear nowhere.
+    async fn enter_through_modal(
+        &mut self,
+        step1: &str,
+        new: &crate::sandbox::aws::GeneratedToken,
+        old: &crate::sandbox::aws::GeneratedToken,
+    ) -> anyhow::Result<String> {
+        self.scene("Lee clicks Enter new token: a private modal opens, for Lee only")?;
+        let view = self.open_token_modal(step1).await?;
+        self.line(&format!(
+            "\n{}",
+            indent(
+                &channel::view_text(
+                    &self.slack().view(&view).map(|v| v.view).unwrap_or_default(),
+                    &self.names
+                ),
+                "  "
+            )
+        ))?;
+
+        self.scene("Lee pastes the token with a typo: AWS rejects it, the thread says so, nothing is saved")?;
+        let mut typo = new.secret.clone();
+        let last = typo.pop().unwrap_or('A');
+        typo.push(if last == 'A' { 'B' } else { 'A' });
+        self.submit_token(&view, &typo, &new.id).await?;
+        // Back to waiting for a token, with AWS's refusal as the reason.
+        self.rotation_state_where(
+            RotationState::AwaitingNewToken,
+            |r| r.last_error.is_some(),
+            "after the typo",
+        )
+        .await?;
+        if self.world.cloud.microsoft.saved_token_fingerprint() != Some(old.fingerprint()) {
+            bail!("after the typo: Entra's saved token changed");
+        }
+        self.caught_up().await?;
+        self.show_changes()?;
+
+        self.scene(
+            "Lee pastes it again, correctly: AWS ✓, Entra Test Connection ✓, saved ✓, verified ✓",
+        )?;
+        self.minutes_pass(2);
+        let view = self.open_token_modal(step1).await?;
+        self.submit_token(&view, &new.secret, &new.id).await?;
+        self.rotation_state(
+            RotationState::AwaitingOldTokenDeletion,
+            "after the correct token",
+        )
+        .await?;
+        Ok(typo)
+    }
+
     /// Waits until the bot's threads show every change so far.
     async fn caught_up(&self) -> anyhow::Result<()> {
         tokio::time::timeout(STEP_DEADLINE, self.app.presented())
@@ -502,4 +617,83 @@ fn indent(text: &str, prefix: &str) -> String {
         .map(|line| format!("{prefix}{line}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The demo's browser: plain HTTP, keeping the one cookie the form sets.
+struct WebForm {
+    http: reqwest::Client,
+    link: String,
+    html: String,
+    cookie: Option<String>,
+}
+
+impl WebForm {
+    fn client() -> reqwest::Client {
+        crate::http::client(std::time::Duration::from_secs(30))
+    }
+
+    async fn open(link: &str) -> anyhow::Result<WebForm> {
+        let http = Self::client();
+        let response = http.get(link).send().await?;
+        if !response.status().is_success() {
+            bail!("the web form answered HTTP {}", response.status().as_u16());
+        }
+        Ok(WebForm {
+            http,
+            link: link.to_owned(),
+            html: response.text().await?,
+            cookie: None,
+        })
+    }
+
+    async fn status_of(link: &str) -> anyhow::Result<u16> {
+        Ok(Self::client().get(link).send().await?.status().as_u16())
+    }
+
+    /// Fills the form as a person does and submits it; the bot answers 303 to the page that
+    /// follows the checks.
+    async fn submit(mut self, token: &str, token_id: &str) -> anyhow::Result<WebForm> {
+        let at = self
+            .html
+            .find("name=\"csrf\" value=\"")
+            .context("no CSRF field on the page")?
+            + 19;
+        let csrf = self.html[at..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let response = self
+            .http
+            .post(&self.link)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("token", token),
+                ("token_id", token_id),
+            ])
+            .send()
+            .await?;
+        if response.status().as_u16() != 303 {
+            bail!(
+                "the web form did not take the token: HTTP {}",
+                response.status().as_u16()
+            );
+        }
+        self.cookie = response
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        Ok(self)
+    }
+
+    /// The page as it stands now (the script on it asks the same every second).
+    async fn reload(&self) -> anyhow::Result<String> {
+        let mut request = self.http.get(&self.link);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        Ok(request.send().await?.text().await?)
+    }
 }

@@ -5,6 +5,7 @@
 mod command;
 mod decide;
 pub mod expiry;
+mod registration;
 mod state;
 mod token;
 pub mod warnings;
@@ -13,6 +14,9 @@ pub use command::{Actor, Command, Policy, Stage, Submission};
 pub use decide::{
     Decision, Effect, StartRequest, SubmissionProblem, TOKEN_LIFETIME_DAYS, Transition,
     check_submission, decide, decide_start,
+};
+pub use registration::{
+    Registered, RegistrationProblem, check_creation_day, check_registration, creation_day_start,
 };
 pub use state::{Checks, Rotation, RotationId, RotationState};
 pub use token::{ExpirySource, TokenRecord};

@@ -13,7 +13,7 @@ mod server;
 pub mod slack;
 mod world;
 
-pub use world::{SandboxWorld, people};
+pub use world::{SandboxWorld, enable_web_form, people};
 
 pub use fault::{Fault, Faults, Recorded, Route};
 

@@ -6,8 +6,8 @@ use super::Sandbox;
 use super::slack::{FakeSlack, identity};
 use crate::clock::SharedClock;
 use crate::config::{
-    AzureCredential, Config, ConnectionConfig, ScheduleConfig, ServerConfig, SlackConfig,
-    SlackMode, StoreConfig,
+    AzureCredential, Config, ConnectionConfig, IntakeConfig, ScheduleConfig, ServerConfig,
+    SlackConfig, SlackMode, StoreConfig,
 };
 use secrecy::SecretString;
 use std::path::Path;
@@ -85,6 +85,7 @@ impl SandboxWorld {
                 warn_days: vec![30, 14, 7, 3, 1],
             },
             aws_health: None,
+            intake: IntakeConfig::default(),
             connections: vec![ConnectionConfig {
                 name: CONNECTION.to_owned(),
                 scim_url: self.cloud.scim_url(),
@@ -105,4 +106,21 @@ impl SandboxWorld {
             }],
         }
     }
+}
+
+/// Turns the web form on in `config` (the modal too when `slack_modal`): the bot listens on a
+/// free loopback port chosen now, and `public_url` is that address, since the link must name
+/// the port before the bot binds it.
+pub fn enable_web_form(config: &mut Config, slack_modal: bool) -> std::io::Result<()> {
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    config.server.listen = listen;
+    config.intake = IntakeConfig {
+        web_form: true,
+        slack_modal,
+        public_url: Some(
+            url::Url::parse(&format!("http://{listen}")).expect("a loopback URL parses"),
+        ),
+        ..IntakeConfig::default()
+    };
+    Ok(())
 }

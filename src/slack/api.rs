@@ -4,19 +4,30 @@
 //! be plain `http://` (GovSlack proxies, local fakes), so the connector allows http; and its
 //! errors are turned into [`SlackApiError`], which keeps the method and Slack's error code
 //! but drops response bodies (slack-morphism's own error texts include them).
+//!
+//! Every Web API call of the process goes through one [`SlackApi`] (clones share it), so
+//! the bounds hold whatever arrives:
+//! - at most [`pool::MAX_CONNECTIONS`] TCP connections to Slack at any moment, in use or
+//!   idle (the connector itself refuses to open more: [`pool::LimitedConnector`]);
+//! - every call bounded in time ([`CALL_TIMEOUT`]);
+//! - Slack's per-method tiers applied by slack-morphism's throttler, which needs the team
+//!   id on the token: [`SlackApi::learn_team`] takes it from `auth.test` at start-up;
+//!   `Retry-After` of a 429 honoured ([`RATE_LIMIT_RETRIES`] times).
+//!
+//! Callers do not spawn per request: replies to people go through the ordered, bounded
+//! queues of [`super::outbox`].
 
+use super::pool::{self, LimitedConnector};
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How many times a call answered with HTTP 429 is retried (after `Retry-After`).
 const RATE_LIMIT_RETRIES: usize = 3;
 
-pub type Connector = SlackClientHyperConnector<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
->;
+pub type Connector = SlackClientHyperConnector<hyper_rustls::HttpsConnector<LimitedConnector>>;
 
 /// A failed Slack call, without any request or response body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,7 +177,12 @@ impl<T> Observed<T> for Result<T, SlackClientError> {
 #[derive(Clone)]
 pub struct SlackApi {
     client: Arc<SlackClient<Connector>>,
-    token: Arc<SlackApiToken>,
+    token: Arc<SlackApiTokenValue>,
+    /// The workspace's id, once `auth.test` told it: slack-morphism applies its per-method
+    /// tier limits only to tokens that carry it.
+    team_id: Arc<OnceLock<String>>,
+    /// The connector's cap, shared with the client (for [`SlackApi::idle_connections`]).
+    connections: LimitedConnector,
 }
 
 /// A channel as `conversations.info` describes it.
@@ -181,6 +197,7 @@ pub struct ChannelInfo {
 pub struct BotIdentity {
     pub user_id: String,
     pub team: String,
+    pub team_id: String,
 }
 
 /// Whether the client paces its own calls to Slack's published limits.
@@ -208,11 +225,12 @@ impl SlackApi {
         pacing: Pacing,
     ) -> std::io::Result<Self> {
         crate::http::install_crypto_provider();
+        let connections = LimitedConnector::new(pool::MAX_CONNECTIONS);
         let https_or_http = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(connections.clone());
         let connector = SlackClientHyperConnector::with_connector(https_or_http)
             .with_slack_api_url(api_url.as_str().trim_end_matches('/'));
         let connector = match pacing {
@@ -223,10 +241,23 @@ impl SlackApi {
         };
         Ok(SlackApi {
             client: Arc::new(SlackClient::new(connector)),
-            token: Arc::new(SlackApiToken::new(SlackApiTokenValue(
-                bot_token.expose_secret().to_owned(),
-            ))),
+            token: Arc::new(SlackApiTokenValue(bot_token.expose_secret().to_owned())),
+            team_id: Arc::new(OnceLock::new()),
+            connections,
         })
+    }
+
+    /// Asks `auth.test` which workspace the token belongs to and remembers it, so that
+    /// Slack's per-method rate tiers are applied to every later call.
+    pub async fn learn_team(&self) -> Result<BotIdentity, SlackApiError> {
+        let identity = self.auth_test().await?;
+        let _ = self.team_id.set(identity.team_id.clone());
+        Ok(identity)
+    }
+
+    /// How many more connections to Slack could be opened now (of [`pool::MAX_CONNECTIONS`]).
+    pub fn connections_available(&self) -> usize {
+        self.connections.available()
     }
 
     pub fn client(&self) -> &Arc<SlackClient<Connector>> {
@@ -241,6 +272,7 @@ impl SlackApi {
         text: String,
         blocks: Vec<SlackBlock>,
     ) -> Result<String, SlackApiError> {
+        let token = self.token();
         let request = SlackApiChatPostMessageRequest::new(
             channel.into(),
             SlackMessageContent::new()
@@ -250,7 +282,7 @@ impl SlackApi {
         .opt_thread_ts(thread_ts.map(Into::into));
         let response = bounded(
             "chat.postMessage",
-            self.session().chat_post_message(&request),
+            self.client.open_session(&token).chat_post_message(&request),
         )
         .await?;
         Ok(response.ts.0)
@@ -264,6 +296,7 @@ impl SlackApi {
         text: String,
         blocks: Vec<SlackBlock>,
     ) -> Result<(), SlackApiError> {
+        let token = self.token();
         let request = SlackApiChatUpdateRequest::new(
             channel.into(),
             SlackMessageContent::new()
@@ -271,7 +304,11 @@ impl SlackApi {
                 .with_blocks(blocks),
             ts.into(),
         );
-        bounded("chat.update", self.session().chat_update(&request)).await?;
+        bounded(
+            "chat.update",
+            self.client.open_session(&token).chat_update(&request),
+        )
+        .await?;
         Ok(())
     }
 
@@ -283,6 +320,7 @@ impl SlackApi {
         thread_ts: Option<&str>,
         text: String,
     ) -> Result<(), SlackApiError> {
+        let token = self.token();
         let request = SlackApiChatPostEphemeralRequest::new(
             channel.into(),
             user.into(),
@@ -291,7 +329,9 @@ impl SlackApi {
         .opt_thread_ts(thread_ts.map(Into::into));
         bounded(
             "chat.postEphemeral",
-            self.session().chat_post_ephemeral(&request),
+            self.client
+                .open_session(&token)
+                .chat_post_ephemeral(&request),
         )
         .await?;
         Ok(())
@@ -299,24 +339,37 @@ impl SlackApi {
 
     /// Opens a modal for the user whose click produced `trigger_id` (valid 3 s, once).
     pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), SlackApiError> {
+        let token = self.token();
         let request = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
-        bounded("views.open", self.session().views_open(&request)).await?;
+        bounded(
+            "views.open",
+            self.client.open_session(&token).views_open(&request),
+        )
+        .await?;
         Ok(())
     }
 
     /// Publishes `user`'s App Home tab.
     pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), SlackApiError> {
+        let token = self.token();
         let request = SlackApiViewsPublishRequest::new(user.into(), view);
-        bounded("views.publish", self.session().views_publish(&request)).await?;
+        bounded(
+            "views.publish",
+            self.client.open_session(&token).views_publish(&request),
+        )
+        .await?;
         Ok(())
     }
 
     /// Members of a user group.
     pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackApiError> {
+        let token = self.token();
         let request = SlackApiUserGroupsUsersListRequest::new(group.into());
         let response = bounded(
             "usergroups.users.list",
-            self.session().usergroups_users_list(&request),
+            self.client
+                .open_session(&token)
+                .usergroups_users_list(&request),
         )
         .await?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
@@ -324,10 +377,12 @@ impl SlackApi {
 
     /// Who the bot token belongs to (`check-config`).
     pub async fn auth_test(&self) -> Result<BotIdentity, SlackApiError> {
-        let response = bounded("auth.test", self.session().auth_test()).await?;
+        let token = self.token();
+        let response = bounded("auth.test", self.client.open_session(&token).auth_test()).await?;
         Ok(BotIdentity {
             user_id: response.user_id.0,
             team: response.team,
+            team_id: response.team_id.0,
         })
     }
 
@@ -335,10 +390,13 @@ impl SlackApi {
     /// member (it must be, to post). Needs the `channels:read` (or, for a private channel,
     /// `groups:read`) scope.
     pub async fn channel_info(&self, channel: &str) -> Result<ChannelInfo, SlackApiError> {
+        let token = self.token();
         let request = SlackApiConversationsInfoRequest::new(channel.into());
         let response = bounded(
             "conversations.info",
-            self.session().conversations_info(&request),
+            self.client
+                .open_session(&token)
+                .conversations_info(&request),
         )
         .await?;
         Ok(ChannelInfo {
@@ -347,7 +405,12 @@ impl SlackApi {
         })
     }
 
-    fn session(&self) -> SlackClientSession<'_, Connector> {
-        self.client.open_session(&self.token)
+    /// The bot token, with the team id once known.
+    fn token(&self) -> SlackApiToken {
+        let token = SlackApiToken::new((*self.token).clone());
+        match self.team_id.get() {
+            Some(team) => token.with_team_id(team.clone().into()),
+            None => token,
+        }
     }
 }

@@ -1,24 +1,31 @@
 //! What the bot does with each Slack request, whichever transport brought it.
 //!
-//! Every handler returns what must go in the acknowledgement and does nothing slow before
-//! it: the engine's work is a local SQLite transaction, and the one Slack call allowed first
-//! is `views.open` with the fresh `trigger_id`. Replies to the clicker (ephemeral messages)
-//! and every message update run after the ack, in spawned tasks.
+//! The transport rule, visible in every handler below: **verify → parse → persist → ack**.
+//! The transport has verified the request (signature, or the Socket Mode connection) and
+//! parsed it; the handler has the command committed by the engine (its transition and audit
+//! record, in one SQLite transaction of a few milliseconds) and only then returns what goes
+//! in the acknowledgement. Nothing else happens before the ack: no Slack call, no Graph
+//! call. Replies to the person (ephemeral answers), modals (`views.open`, within the
+//! trigger's 3 s) and Home tabs go to the bounded, ordered queues of [`super::outbox`],
+//! drained by one worker per lane; nothing is spawned per request. Step messages are the
+//! presenter's, rendered from the database, so no acknowledged change depends on a reply.
 
 use super::api::SlackApi;
 use super::approvers::ApproverDirectory;
 use super::interaction::{self, Button, Click, Interaction, Registration, TokenSubmission};
+use super::outbox::{self, Lane, LaneReceiver, ReplyOutcome, ReplyStats};
 use super::render::{self, ConnectionInfo, StatusRow};
 use super::slash::{self, SlashCommand};
-use crate::engine::{Engine, Outcome};
+use crate::engine::{Engine, EngineError, Outcome, Refusal};
 use crate::rotation::{
-    Actor, Command, RotationState, SubmissionProblem, TOKEN_LIFETIME_DAYS, check_submission,
+    Actor, Command, RotationId, SubmissionProblem, TOKEN_LIFETIME_DAYS, check_creation_day,
+    check_submission, creation_day_start,
 };
 use crate::store::AuditFilter;
 use chrono::Duration;
 use slack_morphism::prelude::*;
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// How many Events API event ids are remembered to drop Slack's redeliveries; retries come
 /// within minutes, and far fewer than this many events arrive meanwhile.
@@ -26,6 +33,29 @@ const SEEN_EVENTS: usize = 1024;
 
 /// How many audit records `/scim audit` shows.
 const AUDIT_RECORDS_SHOWN: usize = 10;
+
+/// A reply for one person, sent after the ack in the order queued.
+enum Reply {
+    Ephemeral {
+        channel: String,
+        user: String,
+        thread: Option<String>,
+        text: String,
+    },
+    /// Publish `user`'s Home tab, rendered when its turn comes.
+    Home { user: String },
+}
+
+/// A modal to open with a click's `trigger_id`, after the ack and within the trigger's life.
+struct ViewRequest {
+    trigger_id: String,
+    view: SlackView,
+    user: String,
+    channel: String,
+    thread: Option<String>,
+    /// What to tell the person when the modal cannot be opened.
+    retry_hint: &'static str,
+}
 
 pub struct SlackBot {
     pub engine: Arc<Engine>,
@@ -35,9 +65,15 @@ pub struct SlackBot {
     pub channel: String,
     pub allow_self_approval: bool,
     seen_events: Mutex<(HashSet<String>, VecDeque<String>)>,
+    replies: Lane<Reply>,
+    views: Lane<ViewRequest>,
+    stats: Arc<ReplyStats>,
+    /// The web form (`[intake] web_form`), set once at start.
+    intake: std::sync::OnceLock<Arc<crate::intake::Intake>>,
 }
 
 impl SlackBot {
+    /// The bot, with its two reply workers running (they stop when the bot is dropped).
     pub fn new(
         engine: Arc<Engine>,
         api: SlackApi,
@@ -45,53 +81,87 @@ impl SlackBot {
         channel: String,
         allow_self_approval: bool,
     ) -> Arc<Self> {
-        Arc::new(SlackBot {
+        let stats = Arc::new(ReplyStats::default());
+        let (replies, reply_queue) = outbox::lane(
+            outbox::REPLY_QUEUE,
+            outbox::REPLY_STALE_AFTER,
+            Arc::clone(&stats),
+        );
+        // Views are checked against their trigger's life by the worker itself, which then
+        // tells the person; the lane's own limit only catches the absurd.
+        let (views, view_queue) = outbox::lane(
+            outbox::VIEW_QUEUE,
+            outbox::REPLY_STALE_AFTER,
+            Arc::clone(&stats),
+        );
+        let bot = Arc::new(SlackBot {
             engine,
             api,
             approvers,
             channel,
             allow_self_approval,
             seen_events: Mutex::new((HashSet::new(), VecDeque::new())),
-        })
+            replies,
+            views,
+            stats,
+            intake: std::sync::OnceLock::new(),
+        });
+        tokio::spawn(send_replies(Arc::downgrade(&bot), reply_queue));
+        tokio::spawn(open_views(Arc::downgrade(&bot), view_queue));
+        bot
+    }
+
+    /// What became of the replies so far (sent, failed, dropped).
+    pub fn reply_stats(&self) -> &ReplyStats {
+        &self.stats
+    }
+
+    /// Offers the web form's link on *Enter new token* (and opens the modal only when
+    /// `[intake] slack_modal` is on). Set once; later calls change nothing.
+    pub fn set_intake(&self, intake: Arc<crate::intake::Intake>) {
+        let _ = self.intake.set(intake);
     }
 
     fn actor(&self, user: &str) -> Actor {
         Actor::user(user, self.approvers.is_approver(user))
     }
 
-    /// Handles an interaction; the result is the acknowledgement's content.
+    /// Handles an interaction; the result is the acknowledgement's content, returned only
+    /// once whatever the interaction changes is committed.
     pub async fn handle_interaction(
-        self: &Arc<Self>,
+        &self,
         event: SlackInteractionEvent,
     ) -> SlackInteractionResponse {
         match interaction::parse(event) {
             Interaction::Click(click) => {
-                if let Button::EnterToken(_) = click.action {
-                    self.open_token_modal(click).await;
-                } else {
-                    let bot = Arc::clone(self);
-                    tokio::spawn(async move { bot.handle_click(click).await });
-                }
+                self.command_click(click).await;
                 SlackInteractionResponse::Empty
             }
             Interaction::SubmitToken(submission) => {
+                if self
+                    .intake
+                    .get()
+                    .is_some_and(|intake| !intake.slack_modal())
+                {
+                    return view_errors([(
+                        super::ids::TOKEN_BLOCK,
+                        "This bot takes the token only through its web form: click *Enter new token* for a link.",
+                    )]);
+                }
                 if let Some(errors) = self.submission_errors(&submission) {
                     return errors;
                 }
-                let bot = Arc::clone(self);
-                tokio::spawn(async move { bot.handle_token(submission).await });
+                self.command_token(submission).await;
                 SlackInteractionResponse::Empty
             }
             Interaction::Register(registration) => {
-                let today = self.engine.now().date_naive();
-                if registration.created > today {
+                if let Err(problem) = check_creation_day(registration.created, self.engine.now()) {
                     return view_errors([(
                         super::ids::CREATED_BLOCK,
-                        "The creation date cannot be in the future.",
+                        problem.to_string().as_str(),
                     )]);
                 }
-                let bot = Arc::clone(self);
-                tokio::spawn(async move { bot.handle_registration(registration).await });
+                self.command_register(registration).await;
                 SlackInteractionResponse::Empty
             }
             Interaction::InvalidSubmission(errors) => SlackInteractionResponse::ViewSubmission(
@@ -109,8 +179,8 @@ impl SlackBot {
     fn submission_errors(&self, submission: &TokenSubmission) -> Option<SlackInteractionResponse> {
         let rotation = self
             .engine
-            .store()
-            .get_rotation(submission.rotation)
+            .query()
+            .rotation(submission.rotation)
             .ok()
             .flatten()?;
         let expires = self.chosen_expiry(submission.expires);
@@ -139,60 +209,18 @@ impl SlackBot {
             .map(|day| day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
     }
 
-    /// Opens the token modal for an approver, first thing (the trigger id lasts 3 s).
-    async fn open_token_modal(self: &Arc<Self>, click: Click) {
-        let Button::EnterToken(id) = click.action else {
-            return;
-        };
-        let refusal = match self.engine.store().get_rotation(id) {
-            Ok(Some(rotation)) if rotation.state != RotationState::AwaitingNewToken => {
-                Some(format!(
-                    "This step is done: the rotation is now {}.",
-                    rotation.state.describe()
-                ))
-            }
-            Ok(Some(_)) if !self.approvers.is_approver(&click.user) => {
-                Some("Only a team lead (an approver) can enter the new token.".to_owned())
-            }
-            Ok(Some(rotation)) => {
-                let Some(connection) = self.engine.connection(&rotation.connection) else {
-                    let text =
-                        "This rotation's connection is no longer in the bot's configuration."
-                            .to_owned();
-                    self.reply_later(click.channel, click.user, click.thread_ts, text);
-                    return;
-                };
-                let info = ConnectionInfo {
-                    name: &connection.name,
-                    aws_region: &connection.aws_region,
-                };
-                let default_expiry =
-                    self.engine.now().date_naive() + Duration::days(TOKEN_LIFETIME_DAYS);
-                let view = render::token_modal(&rotation, &info, default_expiry);
-                match self.api.open_view(&click.trigger_id, view).await {
-                    Ok(()) => None,
-                    Err(error) => {
-                        tracing::warn!(error = %error, "cannot open the token modal");
-                        Some(
-                            "Slack did not open the form in time. Click *Enter new token* again."
-                                .to_owned(),
-                        )
-                    }
-                }
-            }
-            Ok(None) => Some(format!("There is no rotation #{id}.")),
-            Err(error) => {
-                tracing::error!(error = %error, "cannot read rotation");
-                Some("Something went wrong on the bot's side; it has been logged.".to_owned())
-            }
-        };
-        if let Some(text) = refusal {
-            self.reply_later(click.channel, click.user, click.thread_ts, text);
-        }
-    }
-
-    async fn handle_click(self: Arc<Self>, click: Click) {
+    /// A click: the command is committed before this returns; the answer is queued.
+    async fn command_click(&self, click: Click) {
         let actor = self.actor(&click.user);
+        let id = match &click.action {
+            Button::StartRotation(_) => None,
+            Button::Approve(id)
+            | Button::Reject(id)
+            | Button::Cancel(id)
+            | Button::EnterToken(id)
+            | Button::ConfirmDeleted(id)
+            | Button::Retry(id) => Some(*id),
+        };
         let result = match click.action {
             Button::StartRotation(connection) => {
                 self.engine
@@ -204,26 +232,90 @@ impl SlackBot {
                     )
                     .await
             }
-            Button::Approve(id) => self.engine.apply(id, Command::Approve, &actor).await,
-            Button::Reject(id) => {
-                self.engine
-                    .apply(id, Command::Reject { reason: None }, &actor)
+            Button::EnterToken(_) => {
+                return self.request_token_modal(click, &actor);
+            }
+            Button::Approve(_) => self.command(id, Command::Approve, &actor).await,
+            Button::Reject(_) => {
+                self.command(id, Command::Reject { reason: None }, &actor)
                     .await
             }
-            Button::Cancel(id) => self.engine.apply(id, Command::Cancel, &actor).await,
-            Button::ConfirmDeleted(id) => {
-                self.engine
-                    .apply(id, Command::ConfirmOldTokenDeleted, &actor)
+            Button::Cancel(_) => self.command(id, Command::Cancel, &actor).await,
+            Button::ConfirmDeleted(_) => {
+                self.command(id, Command::ConfirmOldTokenDeleted, &actor)
                     .await
             }
-            Button::Retry(id) => self.engine.apply(id, Command::Retry, &actor).await,
-            Button::EnterToken(_) => return,
+            Button::Retry(_) => self.command(id, Command::Retry, &actor).await,
         };
-        self.tell(click.channel, &click.user, click.thread_ts, result)
-            .await;
+        self.tell(click.channel, click.user, click.thread_ts, result);
     }
 
-    async fn handle_token(self: Arc<Self>, submission: TokenSubmission) {
+    async fn command(
+        &self,
+        id: Option<RotationId>,
+        command: Command,
+        actor: &Actor,
+    ) -> Result<Outcome, EngineError> {
+        let id = id.expect("every rotation button names its rotation");
+        self.engine.apply(id, command, actor).await
+    }
+
+    /// "Enter new token": the domain's rule for entering a token is checked now (one local
+    /// read); the modal is opened after the ack by the view worker, within the trigger's 3 s.
+    fn request_token_modal(&self, click: Click, actor: &Actor) {
+        let Button::EnterToken(id) = click.action else {
+            return;
+        };
+        let channel = click
+            .channel
+            .clone()
+            .unwrap_or_else(|| self.channel.clone());
+        let rotation = match self.engine.token_entry(id, actor) {
+            Ok(Ok(rotation)) => rotation,
+            Ok(Err(outcome)) => {
+                return self.tell(click.channel, click.user, click.thread_ts, Ok(outcome));
+            }
+            Err(error) => {
+                return self.tell(click.channel, click.user, click.thread_ts, Err(error));
+            }
+        };
+        let Some(connection) = self.engine.connection(&rotation.connection) else {
+            let gone = Outcome::Refused(Refusal::ConnectionGone);
+            return self.tell(click.channel, click.user, click.thread_ts, Ok(gone));
+        };
+        let info = ConnectionInfo {
+            name: &connection.name,
+            aws_region: &connection.aws_region,
+        };
+        let default_expiry = self.engine.now().date_naive() + Duration::days(TOKEN_LIFETIME_DAYS);
+        let view = render::token_modal(&rotation, &info, default_expiry);
+        let intake = self.intake.get();
+        let modal = intake.is_none_or(|intake| intake.slack_modal());
+        if modal {
+            self.views.push(ViewRequest {
+                trigger_id: click.trigger_id,
+                view,
+                user: click.user.clone(),
+                channel: channel.clone(),
+                thread: click.thread_ts.clone(),
+                retry_hint: "Slack did not open the form in time. Click *Enter new token* again.",
+            });
+        }
+        if let Some(intake) = intake {
+            let text = match intake.issue(&rotation, &click.user) {
+                Ok(link) => render::web_form_link(link.url.as_str(), link.expires_at, modal),
+                Err(error) => {
+                    tracing::error!(error = %error, "cannot issue a web form link");
+                    "I could not make a web form link; it has been logged. Click *Enter new token* again.".to_owned()
+                }
+            };
+            self.ephemeral(Some(channel), click.user, click.thread_ts, text);
+        }
+    }
+
+    /// The token modal: the rotation moves to `Checking` (committed) before this returns;
+    /// the token goes to the engine's check pipeline.
+    async fn command_token(&self, submission: TokenSubmission) {
         let TokenSubmission {
             user,
             rotation,
@@ -238,10 +330,10 @@ impl SlackBot {
             .engine
             .submit_token(rotation, token, token_id, expires, &actor)
             .await;
-        self.tell(channel, &user, thread, result).await;
+        self.tell(channel, user, thread, result);
     }
 
-    async fn handle_registration(self: Arc<Self>, registration: Registration) {
+    async fn command_register(&self, registration: Registration) {
         let Registration {
             user,
             connection,
@@ -250,81 +342,60 @@ impl SlackBot {
             created,
         } = registration;
         let actor = self.actor(&user);
-        let created = created
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc();
         let result = self
             .engine
-            .register_token(&connection, &token_id, created, &actor)
+            .register_token(&connection, &token_id, creation_day_start(created), &actor)
             .await;
         // Answer where the command was run (the configured channel for older modals).
         let channel = reply_channel.unwrap_or_else(|| self.channel.clone());
-        self.tell(Some(channel), &user, None, result).await;
+        self.tell(Some(channel), user, None, result);
     }
 
-    fn thread_of(&self, rotation: crate::rotation::RotationId) -> (Option<String>, Option<String>) {
-        match self.engine.store().get_rotation(rotation) {
+    fn thread_of(&self, rotation: RotationId) -> (Option<String>, Option<String>) {
+        match self.engine.query().rotation(rotation) {
             Ok(Some(r)) => (r.channel.or(Some(self.channel.clone())), r.thread_ts),
             _ => (Some(self.channel.clone()), None),
         }
     }
 
-    /// Tells the sender what came of their request, unless the thread already shows it.
-    async fn tell(
+    /// Queues the answer to the sender, unless the thread already shows it.
+    fn tell(
         &self,
         channel: Option<String>,
-        user: &str,
+        user: String,
         thread: Option<String>,
-        result: Result<Outcome, crate::engine::EngineError>,
+        result: Result<Outcome, EngineError>,
     ) {
         let text = match result {
-            Ok(Outcome::Changed(_)) => return,
-            Ok(Outcome::Recorded(text) | Outcome::AlreadyDone(text) | Outcome::Refused(text)) => {
-                text
-            }
+            Ok(outcome) => match render::outcome_reply(&outcome) {
+                Some(text) => text,
+                None => return,
+            },
             Err(error) => {
                 tracing::error!(error = %error, "command failed");
-                "Something went wrong on the bot's side; it has been logged. Try again in a moment."
-                    .to_owned()
+                render::BOT_FAULT.to_owned()
             }
         };
-        self.ephemeral(channel, user, thread, text).await;
+        self.ephemeral(channel, user, thread, text);
     }
 
-    async fn ephemeral(
+    fn ephemeral(
         &self,
-        channel: Option<String>,
-        user: &str,
-        thread: Option<String>,
-        text: String,
-    ) {
-        let channel = channel.unwrap_or_else(|| self.channel.clone());
-        if let Err(error) = self
-            .api
-            .post_ephemeral(&channel, user, thread.as_deref(), text)
-            .await
-        {
-            tracing::warn!(error = %error, "cannot send an ephemeral reply");
-        }
-    }
-
-    fn reply_later(
-        self: &Arc<Self>,
         channel: Option<String>,
         user: String,
         thread: Option<String>,
         text: String,
     ) {
-        let bot = Arc::clone(self);
-        tokio::spawn(async move { bot.ephemeral(channel, &user, thread, text).await });
+        self.replies.push(Reply::Ephemeral {
+            channel: channel.unwrap_or_else(|| self.channel.clone()),
+            user,
+            thread,
+            text,
+        });
     }
 
     /// Handles `/scim …`; the result is the acknowledgement's content.
-    pub async fn handle_command(
-        self: &Arc<Self>,
-        event: SlackCommandEvent,
-    ) -> SlackCommandEventResponse {
+    pub async fn handle_command(&self, event: SlackCommandEvent) -> SlackCommandEventResponse {
         let user = event.user_id.0.clone();
         let text = event.text.clone().unwrap_or_default();
         let command = match slash::parse(&text) {
@@ -348,18 +419,15 @@ impl SlackBot {
                     .as_deref()
                     .filter(|name| self.engine.connection(name).is_none())
                 {
-                    let known = self.engine.connection_names().join(", ");
-                    return ephemeral_reply(
-                        crate::engine::no_such_connection(name, &known),
-                        vec![],
-                    );
+                    let known = self.engine.connection_names();
+                    return ephemeral_reply(render::no_such_connection(name, &known), vec![]);
                 }
                 let filter = AuditFilter {
                     connection: connection.clone(),
                     since: None,
                     last: Some(AUDIT_RECORDS_SHOWN),
                 };
-                match self.engine.store().audit_records(&filter) {
+                match self.engine.query().audit(&filter) {
                     Ok(records) => {
                         message_reply(render::audit_list(&records, connection.as_deref()))
                     }
@@ -386,48 +454,39 @@ impl SlackBot {
                         ),
                         vec![],
                     ),
-                    Ok(
-                        Outcome::Recorded(text)
-                        | Outcome::AlreadyDone(text)
-                        | Outcome::Refused(text),
-                    ) => ephemeral_reply(text, vec![]),
+                    Ok(outcome) => {
+                        ephemeral_reply(render::outcome_reply(&outcome).unwrap_or_default(), vec![])
+                    }
                     Err(error) => {
                         tracing::error!(error = %error, "cannot start a rotation");
-                        ephemeral_reply(
-                            "Something went wrong on the bot's side; it has been logged."
-                                .to_owned(),
-                            vec![],
-                        )
+                        ephemeral_reply(render::BOT_FAULT.to_owned(), vec![])
                     }
                 }
             }
             SlashCommand::Register(connection) => {
                 if self.engine.connection(&connection).is_none() {
-                    let known = self.engine.connection_names().join(", ");
+                    let known = self.engine.connection_names();
                     return ephemeral_reply(
-                        crate::engine::no_such_connection(&connection, &known),
+                        render::no_such_connection(&connection, &known),
                         vec![],
                     );
                 }
                 if !self.approvers.is_approver(&user) {
-                    return ephemeral_reply(
-                        "Only a team lead (an approver) can register a token.".to_owned(),
-                        vec![],
-                    );
+                    let refusal =
+                        Refusal::Registration(crate::rotation::RegistrationProblem::NotApprover);
+                    return ephemeral_reply(render::refusal_text(&refusal), vec![]);
                 }
                 let view =
                     render::register_modal(&connection, &event.channel_id.0, now.date_naive());
-                match self.api.open_view(&event.trigger_id.0, view).await {
-                    Ok(()) => SlackCommandEventResponse::new(SlackMessageContent::new()),
-                    Err(error) => {
-                        tracing::warn!(error = %error, "cannot open the register modal");
-                        ephemeral_reply(
-                            "Slack did not open the form in time. Run the command again."
-                                .to_owned(),
-                            vec![],
-                        )
-                    }
-                }
+                self.views.push(ViewRequest {
+                    trigger_id: event.trigger_id.0,
+                    view,
+                    user,
+                    channel: event.channel_id.0,
+                    thread: None,
+                    retry_hint: "Slack did not open the form in time. Run the command again.",
+                });
+                SlackCommandEventResponse::new(SlackMessageContent::new())
             }
         }
     }
@@ -448,53 +507,122 @@ impl SlackBot {
         true
     }
 
-    /// Handles a pushed event (after de-duplication); work runs after the ack.
-    pub fn handle_event(self: &Arc<Self>, event: SlackPushEventCallback) {
+    /// Handles a pushed event (after de-duplication): it changes nothing, so it is only
+    /// queued; the Home tab is rendered and published after the ack.
+    pub fn handle_event(&self, event: SlackPushEventCallback) {
         if !self.first_delivery(&event.event_id.0) {
             tracing::debug!(event_id = %event.event_id.0, "redelivered event dropped");
             return;
         }
         if let SlackEventCallbackBody::AppHomeOpened(opened) = event.event {
-            let bot = Arc::clone(self);
-            tokio::spawn(async move { bot.publish_home(&opened.user.0).await });
+            self.replies.push(Reply::Home {
+                user: opened.user.0,
+            });
         }
     }
 
-    async fn publish_home(&self, user: &str) {
+    async fn publish_home(&self, user: &str) -> bool {
         let rows = match self.status_rows() {
             Ok(rows) => rows,
-            Err(_) => return,
+            Err(_) => return false,
         };
         let view = render::home_view(&rows, self.engine.now());
-        if let Err(error) = self.api.publish_home(user, view).await {
-            tracing::warn!(error = %error, "cannot publish the home tab");
+        match self.api.publish_home(user, view).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot publish the home tab");
+                false
+            }
         }
     }
 
     /// One row per configured connection: its current token and latest rotation.
     pub fn status_rows(&self) -> Result<Vec<StatusRow>, String> {
-        let store = self.engine.store();
-        let read = || -> Result<Vec<StatusRow>, crate::store::StoreError> {
-            let latest = store.latest_rotations()?;
-            let mut rows = Vec::new();
-            for name in self.engine.connection_names() {
-                let rotation = latest
-                    .iter()
-                    .find(|r| r.connection == name)
-                    .map(|r| (r.id, r.state));
-                rows.push(StatusRow {
-                    token: store.current_token(&name)?,
-                    graph_problem: store.monitor_state(&format!("graph_problem:{name}"))?,
-                    connection: name,
-                    rotation,
-                });
+        match self.engine.query().status(&self.engine.connection_names()) {
+            Ok(rows) => Ok(rows
+                .into_iter()
+                .map(|row| StatusRow {
+                    connection: row.connection,
+                    token: row.token,
+                    rotation: row.rotation,
+                    graph_problem: row.graph_problem,
+                })
+                .collect()),
+            Err(error) => {
+                tracing::error!(error = %error, "cannot read the status");
+                Err("I cannot read the status right now; it has been logged.".to_owned())
             }
-            Ok(rows)
+        }
+    }
+}
+
+/// The reply worker: ephemerals and Home tabs, one at a time, in order.
+async fn send_replies(bot: Weak<SlackBot>, mut queue: LaneReceiver<Reply>) {
+    while let Some((reply, _waited)) = queue.next().await {
+        let Some(bot) = bot.upgrade() else {
+            return;
         };
-        read().map_err(|error| {
-            tracing::error!(error = %error, "cannot read the status");
-            "I cannot read the status right now; it has been logged.".to_owned()
-        })
+        let sent = match reply {
+            Reply::Ephemeral {
+                channel,
+                user,
+                thread,
+                text,
+            } => match bot
+                .api
+                .post_ephemeral(&channel, &user, thread.as_deref(), text)
+                .await
+            {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot send an ephemeral reply");
+                    false
+                }
+            },
+            Reply::Home { user } => bot.publish_home(&user).await,
+        };
+        bot.stats.record(if sent {
+            ReplyOutcome::Sent
+        } else {
+            ReplyOutcome::Failed
+        });
+    }
+}
+
+/// The view worker: opens modals in order, each only while its trigger still lives; when
+/// one cannot be opened the person is told so.
+async fn open_views(bot: Weak<SlackBot>, mut queue: LaneReceiver<ViewRequest>) {
+    while let Some((request, waited)) = queue.next().await {
+        let Some(bot) = bot.upgrade() else {
+            return;
+        };
+        let ViewRequest {
+            trigger_id,
+            view,
+            user,
+            channel,
+            thread,
+            retry_hint,
+        } = request;
+        let outcome = if waited > outbox::VIEW_STALE_AFTER {
+            tracing::warn!(
+                waited_ms = waited.as_millis() as u64,
+                "a modal waited past its trigger's life"
+            );
+            ReplyOutcome::Stale
+        } else {
+            match bot.api.open_view(&trigger_id, view).await {
+                Ok(()) => ReplyOutcome::Sent,
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot open a modal");
+                    ReplyOutcome::Failed
+                }
+            }
+        };
+        bot.stats.record(outcome);
+        if outcome != ReplyOutcome::Sent {
+            bot.ephemeral(Some(channel), user, thread, retry_hint.to_owned());
+        }
     }
 }
 

@@ -9,6 +9,8 @@ pub mod approvers;
 pub mod bot;
 pub mod ids;
 pub mod interaction;
+pub mod outbox;
+pub mod pool;
 pub mod presenter;
 pub mod render;
 pub mod signature;

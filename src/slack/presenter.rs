@@ -2,8 +2,10 @@
 //! the step appears and updated in place (`chat.update`) as it completes.
 //!
 //! It runs as one task reading the engine's notices, so posts for a rotation never race,
-//! and it renders from the store (not from the notice), so a missed notice is repaired by the
-//! next one. A message whose rendering did not change is not sent again.
+//! and it renders from the database through the engine's read side (not from the notice), so
+//! a missed notice is repaired by the next one. A message whose rendering did not change is
+//! not sent again. Where a message was posted is reported back to the engine
+//! ([`Engine::record_placement`]), the one writer of a rotation's Slack placement.
 
 use super::api::SlackApi;
 use super::approvers::ApproverDirectory;
@@ -126,24 +128,14 @@ impl Presenter {
     /// notice may have been lost in a crash, a finished rotation's last update with it) and
     /// after falling behind.
     async fn present_recent(&mut self) {
-        let open: Vec<RotationState> = RotationState::ALL
-            .into_iter()
-            .filter(|s| !s.is_terminal())
-            .collect();
         let since = self.engine.now() - chrono::Duration::days(1);
-        let store = self.engine.store();
-        let mut ids: Vec<RotationId> = Vec::new();
-        match (
-            store.rotations_in_states(&open),
-            store.rotations_updated_since(since),
-        ) {
-            (Ok(open), Ok(recent)) => ids.extend(open.into_iter().chain(recent).map(|r| r.id)),
-            (Err(error), _) | (_, Err(error)) => {
-                tracing::error!(error = %error, "cannot list rotations to present")
+        let ids = match self.engine.query().open_or_changed_since(since) {
+            Ok(ids) => ids,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot list rotations to present");
+                return;
             }
-        }
-        ids.sort();
-        ids.dedup();
+        };
         for id in ids {
             self.present(id).await;
         }
@@ -151,7 +143,7 @@ impl Presenter {
 
     /// Posts or updates every visible step message of rotation `id`.
     pub async fn present(&mut self, id: RotationId) {
-        let rotation = match self.engine.store().get_rotation(id) {
+        let rotation = match self.engine.query().rotation(id) {
             Ok(Some(rotation)) => rotation,
             Ok(None) => return,
             Err(error) => return tracing::error!(error = %error, "cannot read rotation"),
@@ -188,18 +180,7 @@ impl Presenter {
             groups: self.approvers.groups(),
             allow_self_approval: self.allow_self_approval,
         };
-        let old = self
-            .engine
-            .store()
-            .list_tokens(true)
-            .ok()
-            .and_then(|tokens| {
-                tokens.into_iter().find(|t| {
-                    t.connection == r.connection
-                        && t.token_id.is_some()
-                        && t.token_id == r.old_token_id
-                })
-            });
+        let old = self.engine.query().old_token(r).ok().flatten();
         let mut steps = vec![("approval", render::approval_step(r, &conn, &approvers, now))];
         if r.approved_by.is_some() {
             steps.push((
@@ -227,8 +208,8 @@ impl Presenter {
         };
         let own = self
             .engine
-            .store()
-            .rotation_message(r.id, "approval")
+            .query()
+            .step_message(r.id, "approval")
             .map_err(|e| e.to_string())?;
         if own.is_some_and(|(_, ts)| ts == root) {
             return Ok(()); // the thread starts with our own request (/scim rotate): nothing to resolve
@@ -254,11 +235,8 @@ impl Presenter {
     ) -> Result<(), String> {
         let fingerprint = serde_json::to_string(&message).map_err(|e| e.to_string())?;
         let key = (r.id, step);
-        let store = self.engine.store();
-        match store
-            .rotation_message(r.id, step)
-            .map_err(|e| e.to_string())?
-        {
+        let query = self.engine.query();
+        match query.step_message(r.id, step).map_err(|e| e.to_string())? {
             Some((channel, ts)) => {
                 if self.shown.get(&key) == Some(&fingerprint) {
                     return Ok(());
@@ -270,8 +248,8 @@ impl Presenter {
             }
             None => {
                 let channel = r.channel.clone().unwrap_or_else(|| self.channel.clone());
-                let thread = store
-                    .get_rotation(r.id)
+                let thread = query
+                    .rotation(r.id)
                     .ok()
                     .flatten()
                     .and_then(|fresh| fresh.thread_ts);
@@ -280,15 +258,12 @@ impl Presenter {
                     .post_message(&channel, thread.as_deref(), message.text, message.blocks)
                     .await
                     .map_err(|e| e.to_string())?;
-                store
-                    .set_rotation_message(r.id, step, &channel, &ts)
+                // The placement is the engine's to write, in its serial order; the first
+                // step message starts the thread the others reply in.
+                self.engine
+                    .record_placement(r.id, step, &channel, &ts, thread.is_none())
+                    .await
                     .map_err(|e| e.to_string())?;
-                if thread.is_none() {
-                    // The first step message starts the thread the others reply in.
-                    store
-                        .set_rotation_thread(r.id, &channel, &ts)
-                        .map_err(|e| e.to_string())?;
-                }
             }
         }
         self.shown.insert(key, fingerprint);

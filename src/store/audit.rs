@@ -19,11 +19,8 @@ pub struct AuditFilter {
 /// Appends `record` inside the caller's transaction, chaining it to the head.
 pub(super) fn append(conn: &Connection, record: &NewAuditRecord) -> rusqlite::Result<AuditRecord> {
     let head: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT last_seq, last_hash FROM audit_head WHERE id = 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .prepare_cached("SELECT last_seq, last_hash FROM audit_head WHERE id = 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS.to_owned()));
     let seq = prev_seq + 1;
@@ -40,24 +37,23 @@ pub(super) fn append(conn: &Connection, record: &NewAuditRecord) -> rusqlite::Re
             &record.details,
         ),
     );
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO audit_log (seq, at, actor, action, connection, rotation_id, details, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            seq,
-            ts(at),
-            record.actor,
-            record.action,
-            record.connection,
-            record.rotation_id,
-            record.details.to_string(),
-            hash
-        ],
-    )?;
-    conn.execute(
-        "INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, ?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash",
-        params![seq, hash],
+    )?
+    .execute(params![
+        seq,
+        ts(at),
+        record.actor,
+        record.action,
+        record.connection,
+        record.rotation_id,
+        record.details.to_string(),
+        hash
+    ])?;
+    conn.prepare_cached("INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash")?
+            .execute(params![seq, hash],
     )?;
     Ok(AuditRecord {
         seq,
@@ -87,8 +83,11 @@ fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
-const SELECT: &str =
-    "SELECT seq, at, actor, action, connection, rotation_id, details, hash FROM audit_log";
+macro_rules! select {
+    () => {
+        "SELECT seq, at, actor, action, connection, rotation_id, details, hash FROM audit_log"
+    };
+}
 
 impl Store {
     /// Appends one record on its own (events that change nothing else: warnings, refusals).
@@ -103,8 +102,9 @@ impl Store {
     /// Records matching `filter`, oldest first.
     pub fn audit_records(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
-            "{SELECT} WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR at >= ?2)
+        let mut stmt = conn.prepare_cached(concat!(
+            select!(),
+            " WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR at >= ?2)
              ORDER BY seq DESC LIMIT ?3"
         ))?;
         let limit = filter.last.map_or(-1, |n| n as i64);
@@ -123,7 +123,7 @@ impl Store {
     /// broken hash at its sequence number rather than as a read error.
     pub fn verify_audit(&self) -> Result<Result<usize, ChainBreak>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;
+        let mut stmt = conn.prepare_cached(concat!(select!(), " ORDER BY seq"))?;
         let mut rows = stmt.query([])?;
         let mut records = Vec::new();
         while let Some(row) = rows.next()? {
@@ -145,11 +145,8 @@ impl Store {
             return Ok(Err(broken));
         }
         let head: Option<(i64, String)> = conn
-            .query_row(
-                "SELECT last_seq, last_hash FROM audit_head WHERE id = 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            .prepare_cached("SELECT last_seq, last_hash FROM audit_head WHERE id = 1")?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         let last = records.last().map(|r| (r.seq, r.hash.clone()));
         match (head, last) {

@@ -25,6 +25,10 @@ use std::time::Duration;
 /// the bot runs) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Prepared statements kept parsed: more than the store's distinct statements, so none is
+/// ever parsed twice.
+const STATEMENT_CACHE: usize = 64;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the database {path}: {source}")]
@@ -118,6 +122,7 @@ impl Store {
         )
         .map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let applied = user_version(&conn)?;
         let known = schema::MIGRATIONS.len();
         if applied > known {
@@ -143,6 +148,8 @@ impl Store {
 
     fn prepare(conn: Connection) -> Result<Store> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Every statement goes through `prepare_cached`: parsed once, then reused.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         migrate(&conn)?;

@@ -7,10 +7,14 @@ use rusqlite::{OptionalExtension, params};
 
 use super::tokens::NewToken;
 
-const COLUMNS: &str = "id, connection, state, version, requested_by, approved_by, driven_by, token_entered_by,
+macro_rules! columns {
+    () => {
+        "id, connection, state, version, requested_by, approved_by, driven_by, token_entered_by,
     deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id, new_token_fingerprint,
     new_token_created, new_token_expires, checks, last_error, channel, thread_ts, created_at, updated_at,
-    approval_deadline";
+    approval_deadline"
+    };
+}
 
 fn conversion(
     index: usize,
@@ -66,13 +70,12 @@ impl Store {
     ) -> Result<Rotation> {
         let mut conn = self.lock();
         let tx = super::write_transaction(&mut conn)?;
-        let inserted = tx.execute(
-            "INSERT INTO rotations (connection, state, version, requested_by, approved_by, driven_by,
+        let inserted = tx.prepare_cached("INSERT INTO rotations (connection, state, version, requested_by, approved_by, driven_by,
                 token_entered_by, deletion_confirmed_by, deletion_confirmed_at, old_token_id, new_token_id,
                 new_token_fingerprint, new_token_created, new_token_expires, checks, last_error, channel,
                 thread_ts, created_at, updated_at, approval_deadline)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")?
+            .execute(params![
                 rotation.connection,
                 rotation.state.as_str(),
                 rotation.version,
@@ -106,11 +109,13 @@ impl Store {
         let mut record = audit_record.clone();
         record.rotation_id = Some(id);
         audit::append(&tx, &record)?;
-        let stored = tx.query_row(
-            &format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"),
-            [id],
-            read_rotation,
-        )?;
+        let stored = tx
+            .prepare_cached(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM rotations WHERE id = ?1"
+            ))?
+            .query_row([id], read_rotation)?;
         tx.commit()?;
         Ok(stored)
     }
@@ -125,16 +130,28 @@ impl Store {
         audit_record: &NewAuditRecord,
         new_token: Option<&NewToken>,
     ) -> Result<()> {
+        self.apply_transition(rotation, expected_version, audit_record, new_token, &[])
+    }
+
+    /// [`Store::update_rotation`], and in the same transaction the effects still to run
+    /// after it (`pending_effects`, an outbox): a crash after the commit cannot lose them.
+    pub fn apply_transition(
+        &self,
+        rotation: &Rotation,
+        expected_version: i64,
+        audit_record: &NewAuditRecord,
+        new_token: Option<&NewToken>,
+        effects: &[&str],
+    ) -> Result<()> {
         let mut conn = self.lock();
         let tx = super::write_transaction(&mut conn)?;
-        let changed = tx.execute(
-            "UPDATE rotations SET state = ?3, version = ?4, approved_by = ?5, driven_by = ?6,
+        let changed = tx.prepare_cached("UPDATE rotations SET state = ?3, version = ?4, approved_by = ?5, driven_by = ?6,
                 token_entered_by = ?7, deletion_confirmed_by = ?8, deletion_confirmed_at = ?9,
                 new_token_id = ?10, new_token_fingerprint = ?11, new_token_created = ?12,
                 new_token_expires = ?13, checks = ?14, last_error = ?15, channel = ?16, thread_ts = ?17,
                 updated_at = ?18
-             WHERE id = ?1 AND version = ?2",
-            params![
+             WHERE id = ?1 AND version = ?2")?
+            .execute(params![
                 rotation.id.0,
                 expected_version,
                 rotation.state.as_str(),
@@ -168,6 +185,75 @@ impl Store {
         if let Some(token) = new_token {
             tokens::replace_current(&tx, token, audit_record.at)?;
         }
+        for effect in effects {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO pending_effects (rotation_id, effect, created_at)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![rotation.id.0, effect, ts(audit_record.at)])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Effects committed with a transition and not finished yet, oldest first.
+    pub fn pending_effects(&self) -> Result<Vec<(RotationId, String)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT rotation_id, effect FROM pending_effects ORDER BY created_at, rotation_id",
+        )?;
+        let rows = stmt
+            .query_map([], |row| Ok((RotationId(row.get(0)?), row.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Marks an effect done, with the audit record of its result, in one transaction.
+    /// `false` when it was not pending (already finished).
+    pub fn finish_effect(
+        &self,
+        id: RotationId,
+        effect: &str,
+        audit_record: Option<&NewAuditRecord>,
+    ) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = super::write_transaction(&mut conn)?;
+        let removed = tx
+            .prepare_cached("DELETE FROM pending_effects WHERE rotation_id = ?1 AND effect = ?2")?
+            .execute(params![id.0, effect])?;
+        if removed > 0 {
+            if let Some(record) = audit_record {
+                audit::append(&tx, record)?;
+            }
+        }
+        tx.commit()?;
+        Ok(removed > 0)
+    }
+
+    /// Records where a step of a rotation is shown in Slack and, for the message that
+    /// starts the rotation's thread, the thread itself, in one transaction. Only the
+    /// engine calls it, under its serial order, so placement never races a transition.
+    pub fn set_placement(
+        &self,
+        id: RotationId,
+        step: &str,
+        channel: &str,
+        ts: &str,
+        starts_thread: bool,
+    ) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = super::write_transaction(&mut conn)?;
+        tx.prepare_cached(
+            "INSERT INTO rotation_messages (rotation_id, step, channel, ts) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (rotation_id, step) DO UPDATE SET channel = excluded.channel, ts = excluded.ts",
+        )?
+        .execute(params![id.0, step, channel, ts])?;
+        if starts_thread {
+            tx.prepare_cached(
+                "UPDATE rotations SET channel = ?2, thread_ts = ?3 WHERE id = ?1 AND thread_ts IS NULL",
+            )?
+            .execute(params![id.0, channel, ts])?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -175,24 +261,21 @@ impl Store {
     pub fn get_rotation(&self, id: RotationId) -> Result<Option<Rotation>> {
         let conn = self.lock();
         Ok(conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"),
-                [id.0],
-                read_rotation,
-            )
+            .prepare_cached(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM rotations WHERE id = ?1"
+            ))?
+            .query_row([id.0], read_rotation)
             .optional()?)
     }
 
     /// The connection's rotation that is not finished, if any.
     pub fn in_flight_rotation(&self, connection: &str) -> Result<Option<Rotation>> {
         let conn = self.lock();
-        Ok(conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM rotations
-                     WHERE connection = ?1 AND state NOT IN ('Completed', 'Rejected', 'Cancelled', 'Expired')"
-                ),
-                [connection],
+        Ok(conn.prepare_cached(concat!("SELECT ", columns!(), " FROM rotations
+                     WHERE connection = ?1 AND state NOT IN ('Completed', 'Rejected', 'Cancelled', 'Expired')"))?
+            .query_row([connection],
                 read_rotation,
             )
             .optional()?)
@@ -203,8 +286,10 @@ impl Store {
         let conn = self.lock();
         let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
         let list = serde_json::to_string(&names).expect("names serialize");
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM rotations WHERE state IN (SELECT value FROM json_each(?1)) ORDER BY id"
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM rotations WHERE state IN (SELECT value FROM json_each(?1)) ORDER BY id"
         ))?;
         let rotations = stmt
             .query_map([list], read_rotation)?
@@ -218,8 +303,10 @@ impl Store {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Rotation>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM rotations WHERE updated_at >= ?1 ORDER BY id"
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM rotations WHERE updated_at >= ?1 ORDER BY id"
         ))?;
         let rotations = stmt
             .query_map([ts(since)], read_rotation)?
@@ -230,8 +317,10 @@ impl Store {
     /// The latest rotation of each connection (for status tables), newest first.
     pub fn latest_rotations(&self) -> Result<Vec<Rotation>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM rotations WHERE id IN (SELECT max(id) FROM rotations GROUP BY connection)
+        let mut stmt = conn.prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM rotations WHERE id IN (SELECT max(id) FROM rotations GROUP BY connection)
              ORDER BY id DESC"
         ))?;
         let rotations = stmt
@@ -243,7 +332,8 @@ impl Store {
     /// How many rotations are in each state (states without any are left out).
     pub fn rotation_counts(&self) -> Result<Vec<(RotationState, i64)>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT state, count(*) FROM rotations GROUP BY state")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT state, count(*) FROM rotations GROUP BY state")?;
         let counts = stmt
             .query_map([], |row| {
                 let state: String = row.get(0)?;
@@ -265,10 +355,9 @@ impl Store {
         ts: &str,
     ) -> Result<()> {
         let conn = self.lock();
-        conn.execute(
-            "INSERT INTO rotation_messages (rotation_id, step, channel, ts) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (rotation_id, step) DO UPDATE SET channel = excluded.channel, ts = excluded.ts",
-            params![id.0, step, channel, ts],
+        conn.prepare_cached("INSERT INTO rotation_messages (rotation_id, step, channel, ts) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (rotation_id, step) DO UPDATE SET channel = excluded.channel, ts = excluded.ts")?
+            .execute(params![id.0, step, channel, ts],
         )?;
         Ok(())
     }
@@ -277,11 +366,10 @@ impl Store {
     pub fn rotation_message(&self, id: RotationId, step: &str) -> Result<Option<(String, String)>> {
         let conn = self.lock();
         Ok(conn
-            .query_row(
+            .prepare_cached(
                 "SELECT channel, ts FROM rotation_messages WHERE rotation_id = ?1 AND step = ?2",
-                params![id.0, step],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            )?
+            .query_row(params![id.0, step], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?)
     }
 
@@ -293,10 +381,8 @@ impl Store {
         thread_ts: &str,
     ) -> Result<()> {
         let conn = self.lock();
-        conn.execute(
-            "UPDATE rotations SET channel = ?2, thread_ts = ?3 WHERE id = ?1",
-            params![id.0, channel, thread_ts],
-        )?;
+        conn.prepare_cached("UPDATE rotations SET channel = ?2, thread_ts = ?3 WHERE id = ?1")?
+            .execute(params![id.0, channel, thread_ts])?;
         Ok(())
     }
 }

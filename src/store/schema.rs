@@ -97,4 +97,15 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 2: effects of committed transitions still to run (an outbox), so that a crash after
+    // the commit cannot lose them: written in the transition's transaction, removed when the
+    // effect's result is recorded.
+    r#"
+CREATE TABLE pending_effects (
+    rotation_id  INTEGER NOT NULL REFERENCES rotations (id),
+    effect       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (rotation_id, effect)
+);
+"#,
 ];

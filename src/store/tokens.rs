@@ -17,7 +17,11 @@ pub struct NewToken {
     pub fingerprint: Option<String>,
 }
 
-const SELECT: &str = "SELECT id, connection, token_id, created_at, expires_at, source, fingerprint, retired_at FROM tokens";
+macro_rules! select {
+    () => {
+        "SELECT id, connection, token_id, created_at, expires_at, source, fingerprint, retired_at FROM tokens"
+    };
+}
 
 fn read_token(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
     let source: String = row.get(5)?;
@@ -42,14 +46,13 @@ pub(super) fn replace_current(
     token: &NewToken,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<TokenRecord> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE tokens SET retired_at = ?2 WHERE connection = ?1 AND retired_at IS NULL",
-        params![token.connection, ts(now)],
-    )?;
-    conn.execute(
-        "INSERT INTO tokens (connection, token_id, created_at, expires_at, source, fingerprint, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    )?
+    .execute(params![token.connection, ts(now)])?;
+    conn.prepare_cached("INSERT INTO tokens (connection, token_id, created_at, expires_at, source, fingerprint, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+            .execute(params![
             token.connection,
             token.token_id,
             token.created_at.map(ts),
@@ -60,7 +63,8 @@ pub(super) fn replace_current(
         ],
     )?;
     let id = conn.last_insert_rowid();
-    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], read_token)
+    conn.prepare_cached(concat!(select!(), " WHERE id = ?1"))?
+        .query_row([id], read_token)
 }
 
 impl Store {
@@ -124,19 +128,20 @@ impl Store {
     pub fn current_token(&self, connection: &str) -> Result<Option<TokenRecord>> {
         let conn = self.lock();
         Ok(conn
-            .query_row(
-                &format!("{SELECT} WHERE connection = ?1 AND retired_at IS NULL"),
-                [connection],
-                read_token,
-            )
+            .prepare_cached(concat!(
+                select!(),
+                " WHERE connection = ?1 AND retired_at IS NULL"
+            ))?
+            .query_row([connection], read_token)
             .optional()?)
     }
 
     /// Every current token (and the retired ones when asked), by connection then age.
     pub fn list_tokens(&self, include_retired: bool) -> Result<Vec<TokenRecord>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
-            "{SELECT} WHERE ?1 OR retired_at IS NULL ORDER BY connection, id"
+        let mut stmt = conn.prepare_cached(concat!(
+            select!(),
+            " WHERE ?1 OR retired_at IS NULL ORDER BY connection, id"
         ))?;
         let tokens = stmt
             .query_map([include_retired], read_token)?
@@ -158,20 +163,27 @@ impl Store {
     ) -> Result<TokenRecord> {
         let mut conn = self.lock();
         let tx = super::write_transaction(&mut conn)?;
-        let changed = tx.execute(
-            "UPDATE tokens SET expires_at = ?3, source = ?4
+        let changed = tx
+            .prepare_cached(
+                "UPDATE tokens SET expires_at = ?3, source = ?4
              WHERE connection = ?1 AND id = ?2 AND retired_at IS NULL",
-            params![connection, token_row, ts(expires_at), source.as_str()],
-        )?;
+            )?
+            .execute(params![
+                connection,
+                token_row,
+                ts(expires_at),
+                source.as_str()
+            ])?;
         if changed == 0 {
             return Err(StoreError::NoToken(connection.to_owned()));
         }
         audit::append(&tx, audit_record)?;
-        let token = tx.query_row(
-            &format!("{SELECT} WHERE connection = ?1 AND retired_at IS NULL"),
-            [connection],
-            read_token,
-        )?;
+        let token = tx
+            .prepare_cached(concat!(
+                select!(),
+                " WHERE connection = ?1 AND retired_at IS NULL"
+            ))?
+            .query_row([connection], read_token)?;
         tx.commit()?;
         Ok(token)
     }

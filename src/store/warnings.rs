@@ -29,10 +29,9 @@ impl Store {
     ) -> Result<bool> {
         let mut conn = self.lock();
         let tx = super::write_transaction(&mut conn)?;
-        let inserted = tx.execute(
-            "INSERT INTO sent_warnings (connection, token_row, threshold, sent_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![connection, token_row, threshold, ts(audit_record.at)],
+        let inserted = tx.prepare_cached("INSERT INTO sent_warnings (connection, token_row, threshold, sent_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING")?
+            .execute(params![connection, token_row, threshold, ts(audit_record.at)],
         )?;
         if inserted == 1 {
             audit::append(&tx, audit_record)?;
@@ -58,9 +57,8 @@ impl Store {
         let tx = super::write_transaction(&mut conn)?;
         let mut forgotten = 0;
         for threshold in thresholds {
-            forgotten += tx.execute(
-                "DELETE FROM sent_warnings WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3",
-                params![connection, token_row, threshold],
+            forgotten += tx.prepare_cached("DELETE FROM sent_warnings WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3")?
+            .execute(params![connection, token_row, threshold],
             )?;
         }
         audit::append(&tx, audit_record)?;
@@ -78,9 +76,8 @@ impl Store {
         message_ts: &str,
     ) -> Result<()> {
         let conn = self.lock();
-        conn.execute(
-            "UPDATE sent_warnings SET channel = ?4, ts = ?5 WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3",
-            params![connection, token_row, threshold, channel, message_ts],
+        conn.prepare_cached("UPDATE sent_warnings SET channel = ?4, ts = ?5 WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3")?
+            .execute(params![connection, token_row, threshold, channel, message_ts],
         )?;
         Ok(())
     }
@@ -96,11 +93,12 @@ impl Store {
     ) -> Result<bool> {
         let mut conn = self.lock();
         let tx = super::write_transaction(&mut conn)?;
-        let deleted = tx.execute(
-            "DELETE FROM sent_warnings
+        let deleted = tx
+            .prepare_cached(
+                "DELETE FROM sent_warnings
              WHERE connection = ?1 AND token_row = ?2 AND threshold = ?3 AND ts IS NULL",
-            params![connection, token_row, threshold],
-        )?;
+            )?
+            .execute(params![connection, token_row, threshold])?;
         if deleted == 1 {
             audit::append(&tx, audit_record)?;
         }
@@ -111,7 +109,7 @@ impl Store {
     /// Warnings sent about one token, oldest first.
     pub fn sent_warnings(&self, connection: &str, token_row: i64) -> Result<Vec<WarningRecord>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT connection, token_row, threshold, sent_at, channel, ts FROM sent_warnings
              WHERE connection = ?1 AND token_row = ?2 ORDER BY sent_at, rowid",
         )?;
@@ -134,29 +132,27 @@ impl Store {
     pub fn monitor_state(&self, key: &str) -> Result<Option<String>> {
         let conn = self.lock();
         Ok(conn
-            .query_row(
-                "SELECT value FROM monitor_state WHERE key = ?1",
-                [key],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT value FROM monitor_state WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
             .optional()?)
     }
 
     /// Sets a piece of monitor state, whatever it was.
     pub fn set_monitor_state(&self, key: &str, value: &str) -> Result<()> {
         let conn = self.lock();
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
+        )?
+        .execute(params![key, value])?;
         Ok(())
     }
 
     /// Removes a piece of monitor state (absent already is fine).
     pub fn clear_monitor_state(&self, key: &str) -> Result<()> {
         let conn = self.lock();
-        conn.execute("DELETE FROM monitor_state WHERE key = ?1", [key])?;
+        conn.prepare_cached("DELETE FROM monitor_state WHERE key = ?1")?
+            .execute([key])?;
         Ok(())
     }
 
@@ -174,22 +170,22 @@ impl Store {
         let mut conn = self.lock();
         let tx = super::write_transaction(&mut conn)?;
         let current: Option<String> = tx
-            .query_row(
-                "SELECT value FROM monitor_state WHERE key = ?1",
-                [key],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT value FROM monitor_state WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
             .optional()?;
         if current.as_deref() != expected {
             return Ok(false);
         }
         match new {
-            Some(value) => tx.execute(
-                "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
+            Some(value) => tx
+                .prepare_cached(
+                    "INSERT INTO monitor_state (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?,
-            None => tx.execute("DELETE FROM monitor_state WHERE key = ?1", [key])?,
+                )?
+                .execute(params![key, value])?,
+            None => tx
+                .prepare_cached("DELETE FROM monitor_state WHERE key = ?1")?
+                .execute([key])?,
         };
         if let Some(record) = audit_record {
             audit::append(&tx, record)?;

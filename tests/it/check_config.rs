@@ -114,3 +114,56 @@ async fn check_config_names_a_wrong_client_secret_and_its_fix() {
     );
     assert!(!stdout.contains("not-the-client-secret"));
 }
+
+#[tokio::test]
+async fn check_config_proves_public_url_reaches_the_listener() {
+    use crate::support::config_file::write_config_with;
+    let clock = ManualClock::new(crate::support::start_time());
+    let world = SandboxWorld::start(Arc::new(clock), Duration::days(10)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = world.cloud.microsoft.client_secret().unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (listen, elsewhere) = (free(), free());
+    let intake = |public: std::net::SocketAddr| {
+        format!(
+            "[server]\nlisten = \"{listen}\"\n\n[intake]\nweb_form = true\nslack_modal = false\npublic_url = \"http://{public}\"\n"
+        )
+    };
+    let config = |public| {
+        let text = std::fs::read_to_string(write_config_with(
+            &world,
+            dir.path(),
+            &secret,
+            SlackMode::Socket,
+            &intake(public),
+        ))
+        .unwrap();
+        // One [server] table: the one written with the intake.
+        let text = text.replacen("[server]\nlisten = \"127.0.0.1:0\"\n", "", 1);
+        let path = dir.path().join("scim-rotator.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+
+    let output = check_config(&config(listen)).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("✓ intake.public_url reaches [server] listen"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // A public_url that leads somewhere else (nothing listens there).
+    let output = check_config(&config(elsewhere)).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ intake.public_url") && stdout.contains("fix:"),
+        "{stdout}"
+    );
+}

@@ -330,6 +330,7 @@ fn example_config_documents_every_key() {
         format!("{MINIMAL}[store]\nprobe = 1\n"),
         format!("{MINIMAL}[schedule]\nprobe = 1\n"),
         format!("{MINIMAL}[aws_health]\nprobe = 1\n"),
+        format!("{MINIMAL}[intake]\nprobe = 1\n"),
         format!("{MINIMAL}probe = 1\n"),
     ];
     for probe in probes {
@@ -992,4 +993,63 @@ fn literal_empty_and_env_empty_secrets_are_refused() {
         env_empty,
         "scim-rotator.toml:3: slack.app_token: environment variable SLACK_APP_TOKEN is empty"
     );
+}
+
+// ---- [intake] ----
+
+#[test]
+fn without_intake_the_modal_is_the_only_way_in() {
+    let config = load(MINIMAL).unwrap();
+    assert!(!config.intake.web_form);
+    assert!(config.intake.slack_modal);
+    assert_eq!(config.intake.link_lifetime, Duration::from_secs(600));
+}
+
+#[test]
+fn the_web_form_loads_with_its_public_url_and_lifetime() {
+    let text = format!(
+        "{MINIMAL}\n[intake]\nweb_form = true\nslack_modal = false\npublic_url = \"https://scim-rotator.internal.example.com\"\nlink_lifetime = \"5m\"\n"
+    );
+    let config = load(&text).unwrap();
+    assert!(config.intake.web_form && !config.intake.slack_modal);
+    assert_eq!(
+        config.intake.public_url.unwrap().as_str(),
+        "https://scim-rotator.internal.example.com/"
+    );
+    assert_eq!(config.intake.link_lifetime, Duration::from_secs(300));
+    // http is fine on loopback (tests, the demo).
+    let local =
+        format!("{MINIMAL}\n[intake]\nweb_form = true\npublic_url = \"http://127.0.0.1:8080\"\n");
+    assert!(load(&local).unwrap().intake.slack_modal);
+}
+
+#[test]
+fn intake_mistakes_are_named_with_their_line() {
+    let intake = |body: &str| format!("{MINIMAL}\n[intake]\n{body}");
+    // MINIMAL has 14 lines; its blank line is 15, [intake] 16, the first key 17.
+    assert_eq!(
+        error(&intake("web_form = true\n")),
+        "scim-rotator.toml:16: intake.public_url: missing: web_form = true needs the address at which a lead's browser reaches [server] listen, as in \"https://scim-rotator.internal.example.com\""
+    );
+    assert_eq!(
+        error(&intake(
+            "web_form = true\npublic_url = \"http://bot.example.com\"\n"
+        )),
+        "scim-rotator.toml:18: intake.public_url: 'http://bot.example.com/' is plain http: the page carries the token, so it must be served over https (http only on localhost/127.0.0.1 for tests)"
+    );
+    assert_eq!(
+        error(&intake("slack_modal = false\n")),
+        "scim-rotator.toml:16: intake.slack_modal: is false but web_form is false too: leads would have nowhere to enter the new token; set web_form = true or keep the modal"
+    );
+    let long = error(&intake(
+        "web_form = true\npublic_url = \"https://bot.example.com\"\nlink_lifetime = \"2h\"\n",
+    ));
+    assert!(
+        long.starts_with("scim-rotator.toml:19: intake.link_lifetime: '2h' is longer than an hour"),
+        "{long}"
+    );
+    let query = error(&intake(
+        "web_form = true\npublic_url = \"https://bot.example.com/?a=b\"\n",
+    ));
+    assert!(query.contains("must not have a query"), "{query}");
 }

@@ -14,6 +14,7 @@ async fn the_demo_plays_a_whole_rotation() {
         json: false,
         start: Utc.with_ymd_and_hms(2027, 3, 1, 9, 0, 0).unwrap(),
         slack_pacing: Pacing::Unpaced,
+        web_form: false,
     };
     let result = run(options, &mut out, &mut input).await;
     let transcript = String::from_utf8(out).unwrap();
@@ -21,6 +22,46 @@ async fn the_demo_plays_a_whole_rotation() {
         panic!("the demo failed: {error:#}\n{transcript}");
     }
     insta::assert_snapshot!(mask_random_ids(&transcript));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_plays_the_web_form_path() {
+    let mut out = Vec::new();
+    let mut input = std::io::Cursor::new(Vec::new());
+    let options = DemoOptions {
+        step: false,
+        json: false,
+        start: Utc.with_ymd_and_hms(2027, 3, 1, 9, 0, 0).unwrap(),
+        slack_pacing: Pacing::Unpaced,
+        web_form: true,
+    };
+    let result = run(options, &mut out, &mut input).await;
+    let transcript = String::from_utf8(out).unwrap();
+    if let Err(error) = result {
+        panic!("the demo failed: {error:#}\n{transcript}");
+    }
+    for expected in [
+        "The link: http://127.0.0.1:",
+        "only visible to lee",
+        "│ # New SCIM token for prod-org",
+        "│ [ •••••••••••••••••••••••• ]",
+        "│ [ Check and save the token ]",
+        "│ ✗ The checks stopped",
+        "│ ✓ The new token works",
+        "without the page's cookie: HTTP 410",
+        "intake_link_issued",
+        "intake_link_used",
+        "audit verify: intact",
+    ] {
+        assert!(
+            transcript.contains(expected),
+            "{expected:?} missing:\n{transcript}"
+        );
+    }
+    assert!(
+        !transcript.contains("┌─"),
+        "no modal is drawn when the form is the only way in"
+    );
 }
 
 /// The sandbox names tokens and tenants with random UUIDs, and fingerprints follow from

@@ -1,9 +1,10 @@
 //! The engine against the local fakes of AWS SCIM, Microsoft login and Graph.
 
 use crate::support::*;
-use scim_rotator::engine::Outcome;
+use scim_rotator::engine::{AlreadyDone, Outcome};
 use scim_rotator::rotation::{Command, RotationState};
 use scim_rotator::sandbox::{Fault, Route};
+use scim_rotator::slack::render;
 
 #[tokio::test]
 async fn happy_path_rotates_the_token_end_to_end() {
@@ -349,16 +350,19 @@ async fn a_double_click_changes_nothing_twice() {
         .unwrap();
     assert_eq!(
         again,
-        Outcome::AlreadyDone(
+        Outcome::AlreadyDone(AlreadyDone::Step(
             "This step is done: the rotation is now waiting for the new token.".to_owned()
-        )
+        ))
     );
     let started_again = env
         .engine
         .start(CONNECTION, &member(), None, None)
         .await
         .unwrap();
-    assert!(matches!(started_again, Outcome::Refused(ref t) if t.contains("already in progress")));
+    let Outcome::Refused(refusal) = started_again else {
+        panic!("a second rotation is refused: {started_again:?}")
+    };
+    assert!(render::refusal_text(&refusal).contains("already in progress"));
     assert_eq!(env.audit_actions().len(), 3);
 }
 

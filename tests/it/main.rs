@@ -6,10 +6,13 @@
 
 mod support;
 
+mod bounded_slack;
+mod browser;
 mod check_config;
 mod cli;
 mod config;
 mod demo;
+mod durable_acks;
 mod engine;
 mod graph_client;
 mod manifest;
@@ -17,7 +20,7 @@ mod monitor;
 mod monitor_http;
 mod no_token_in_logs;
 mod run_binary;
-mod sandbox_connections;
+mod sandbox_click_payload;
 mod sandbox_slack;
 mod scim_probe;
 mod secret_hygiene;
@@ -26,3 +29,4 @@ mod slack_http;
 mod slack_socket;
 mod sweep_cli;
 mod sweep_decisions;
+mod web_form;

@@ -161,10 +161,7 @@ async fn rotate_over_socket_mode() -> String {
         )
         .await
         .unwrap();
-    let modal = slack
-        .open_views(LEAD)
-        .pop()
-        .expect("the token modal opened");
+    let modal = crate::support::app::wait_for_modal(slack, LEAD).await;
     let new = app
         .world
         .cloud

@@ -55,11 +55,7 @@ async fn a_full_rotation_from_the_warning_button_to_the_summary() {
         .await
         .unwrap();
     assert_eq!(click.reply.status, 200);
-    let modal = app
-        .slack()
-        .open_views(LEAD)
-        .pop()
-        .expect("the token modal opened for the lead");
+    let modal = app.wait_for_modal(LEAD).await;
     assert_eq!(modal.callback_id(), ids::SUBMIT_TOKEN);
     let submitted = app
         .slack()
@@ -310,7 +306,7 @@ async fn the_token_modal_answers_bad_input_inline() {
         .click(&app.url, LEAD, CHANNEL, &step1.ts, ids::ENTER_TOKEN)
         .await
         .unwrap();
-    let modal = app.slack().open_views(LEAD).pop().unwrap();
+    let modal = app.wait_for_modal(LEAD).await;
 
     for (value, expected) in [
         ("abc def ghi jkl mno pqr stu", "cannot contain spaces"),
@@ -521,11 +517,7 @@ async fn a_lead_registers_a_token_through_the_modal() {
         )
         .await
         .unwrap();
-    let modal = app
-        .slack()
-        .open_views(LEAD)
-        .pop()
-        .expect("the register modal opened");
+    let modal = app.wait_for_modal(LEAD).await;
     assert_eq!(modal.callback_id(), ids::REGISTER_TOKEN);
     let future = register(&app, &modal.id, "2099-01-01").await;
     assert!(

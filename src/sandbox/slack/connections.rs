@@ -1,87 +1,89 @@
-//! Counting the TCP connections clients open to the fake, as Slack's edge would see them:
-//! how many were ever accepted, how many are open now, and the most open at once. A bot
-//! whose Web API client opens a connection per call, or never closes them, shows it here.
+//! Counts the TCP connections the bot holds open to the fake Slack, as Slack's side sees
+//! them: accepted, open now, and the most open at once. A test proves from here that the
+//! bot's client keeps its connection cap, whatever the bot itself believes.
 
+use axum::serve::Listener;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-/// What the fake has seen of client connections so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ConnectionCounts {
-    /// Connections accepted since the fake started.
-    pub accepted: u64,
-    /// Connections open now.
-    pub open: u64,
-    /// The most connections open at the same time.
-    pub peak_open: u64,
-}
-
+/// Connection counts, shared by the listener and every open connection.
 #[derive(Debug, Default)]
-pub(super) struct Gauge {
-    accepted: AtomicU64,
-    open: AtomicU64,
-    peak_open: AtomicU64,
+pub struct ConnectionCounts {
+    accepted: AtomicUsize,
+    open: AtomicUsize,
+    peak: AtomicUsize,
 }
 
-impl Gauge {
-    pub(super) fn counts(&self) -> ConnectionCounts {
-        ConnectionCounts {
-            accepted: self.accepted.load(Ordering::Relaxed),
-            open: self.open.load(Ordering::Relaxed),
-            peak_open: self.peak_open.load(Ordering::Relaxed),
-        }
+impl ConnectionCounts {
+    /// Connections accepted since the fake started.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were open at the same moment.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the peak (e.g. after start-up), keeping the connections open now.
+    pub fn reset_peak(&self) {
+        self.peak.store(self.open(), Ordering::SeqCst);
     }
 
     fn opened(&self) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-        let open = self.open.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak_open.fetch_max(open, Ordering::Relaxed);
-    }
-
-    fn closed(&self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.accepted.fetch_add(1, Ordering::SeqCst);
+        let open = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(open, Ordering::SeqCst);
     }
 }
 
-/// A listener that counts what it accepts; each stream counts itself closed when dropped.
+/// A TCP listener that counts its connections.
 pub(super) struct CountingListener {
     pub(super) inner: TcpListener,
-    pub(super) gauge: Arc<Gauge>,
+    pub(super) counts: Arc<ConnectionCounts>,
 }
 
-impl axum::serve::Listener for CountingListener {
+impl Listener for CountingListener {
     type Io = CountedStream;
-    type Addr = std::net::SocketAddr;
+    type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-        self.gauge.opened();
-        let stream = CountedStream {
-            inner: stream,
-            gauge: self.gauge.clone(),
-        };
-        (stream, addr)
+    async fn accept(&mut self) -> (CountedStream, SocketAddr) {
+        let (stream, addr) = Listener::accept(&mut self.inner).await;
+        self.counts.opened();
+        (
+            CountedStream {
+                inner: stream,
+                counts: Arc::clone(&self.counts),
+            },
+            addr,
+        )
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }
 }
 
-/// An accepted stream that counts itself closed when dropped.
+/// An accepted connection; closing it (dropping it) counts it as closed.
 pub(super) struct CountedStream {
     inner: TcpStream,
-    gauge: Arc<Gauge>,
+    counts: Arc<ConnectionCounts>,
 }
 
 impl Drop for CountedStream {
     fn drop(&mut self) {
-        self.gauge.closed();
+        self.counts.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -86,8 +86,8 @@ struct Shared {
     /// Bumped whenever the bot does something visible (a call, an answer, a frame), so
     /// [`FakeSlack::wait_until`] re-checks exactly then instead of polling.
     activity: watch::Sender<u64>,
-    /// Client connections accepted by the server (the bot's Web API client, Socket Mode).
-    connections: Arc<connections::Gauge>,
+    /// The TCP connections the bot holds to this fake, counted as they are accepted.
+    connections: Arc<ConnectionCounts>,
 }
 
 impl Shared {
@@ -146,12 +146,12 @@ impl FakeSlack {
             shutdown: shutdown_rx,
             http: crate::http::client(DELIVERY_TIMEOUT),
             activity: watch::channel(0).0,
-            connections: Arc::default(),
+            connections: Arc::new(ConnectionCounts::default()),
         });
         let app = web_api::router(shared.clone()).merge(socket_mode::router(shared.clone()));
         let listener = connections::CountingListener {
             inner: listener,
-            gauge: shared.connections.clone(),
+            counts: Arc::clone(&shared.connections),
         };
         let task = tokio::spawn(async move {
             // Only ends when aborted or on an accept error, which the tests would notice.
@@ -175,14 +175,15 @@ impl FakeSlack {
             .expect("`api` is a valid relative URL")
     }
 
-    /// The TCP connections clients opened to the fake so far (Web API and Socket Mode alike).
-    pub fn connection_counts(&self) -> ConnectionCounts {
-        self.shared.connections.counts()
-    }
-
     /// `http://127.0.0.1:PORT/`.
     pub fn base_url(&self) -> Url {
         self.shared.base_url.clone()
+    }
+
+    /// The TCP connections made to this fake (Web API and Socket Mode alike), as its side
+    /// sees them: accepted so far, open now, most open at once.
+    pub fn connections(&self) -> &ConnectionCounts {
+        &self.shared.connections
     }
 
     /// The clock the fake reads (the one it was started with).
@@ -359,6 +360,11 @@ impl FakeSlack {
     /// The next call of `method` gets HTTP 429 with `Retry-After: retry_after_secs`.
     pub fn rate_limit_next(&self, method: &str, retry_after_secs: u64) {
         self.fail_next(method, SlackFault::RateLimited { retry_after_secs });
+    }
+
+    /// The next call of `method` takes effect at once but is answered only after `after`.
+    pub fn slow_next(&self, method: &str, after: Duration) {
+        self.fail_next(method, SlackFault::Slow(after));
     }
 
     /// The next call of `method` never gets an answer (until the fake is dropped).

@@ -72,6 +72,10 @@ async fn handle_method(
     };
 
     let fault = shared.workspace().take_fault(&method);
+    let slow = match &fault {
+        Some(SlackFault::Slow(after)) => Some(*after),
+        _ => None,
+    };
     match fault {
         Some(SlackFault::Hang) => {
             shared.record_call(record(&Value::Null));
@@ -93,7 +97,7 @@ async fn handle_method(
             shared.record_call(record(&body));
             return json_response(StatusCode::OK, &body);
         }
-        None => {}
+        Some(SlackFault::Slow(_)) | None => {}
     }
 
     let result = parsed.and_then(|params| {
@@ -123,6 +127,9 @@ async fn handle_method(
         Err(error) => error_body(&error),
     };
     shared.record_call(record(&body));
+    if let Some(after) = slow {
+        tokio::time::sleep(after).await;
+    }
     json_response(StatusCode::OK, &body)
 }
 

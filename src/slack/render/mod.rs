@@ -15,9 +15,11 @@
 mod alerts;
 mod audit;
 pub(crate) mod format;
+mod intake;
 pub(crate) mod kit;
 pub mod limits;
 mod modal;
+mod outcome;
 mod rotation;
 mod status;
 pub mod transcript;
@@ -28,7 +30,11 @@ mod tests;
 
 pub use alerts::{graph_unreachable, provisioning_recovered, quarantine_alert};
 pub use audit::{DEFAULT_AUDIT_RECORDS, audit_list};
+pub use intake::web_form_link;
 pub use modal::{register_modal, token_modal};
+pub use outcome::{
+    BOT_FAULT, already_done_text, no_such_connection, outcome_reply, recorded_text, refusal_text,
+};
 pub use rotation::{
     approval_step, checks_step, completion_summary, delete_old_step, new_token_step,
 };

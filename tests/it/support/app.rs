@@ -4,7 +4,7 @@ use chrono::Duration;
 use scim_rotator::app::{RunOptions, RunningApp};
 use scim_rotator::clock::{Clock, ManualClock};
 use scim_rotator::config::SlackMode;
-use scim_rotator::sandbox::slack::{FakeSlack, StoredMessage};
+use scim_rotator::sandbox::slack::{FakeSlack, StoredMessage, StoredView};
 use scim_rotator::sandbox::{SandboxWorld, people::*};
 use scim_rotator::slack::render::{self, ConnectionInfo};
 use std::sync::Arc;
@@ -56,6 +56,11 @@ impl TestApp {
         };
         test.register_current_token().await;
         test
+    }
+
+    /// The directory holding the database files (`bot.db`, `-wal`, `-shm`).
+    pub fn db_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn slack(&self) -> &FakeSlack {
@@ -153,6 +158,12 @@ impl TestApp {
             })
     }
 
+    /// Waits until `user` has a modal open (the bot opens it right after the ack); the
+    /// newest one.
+    pub async fn wait_for_modal(&self, user: &str) -> StoredView {
+        wait_for_modal(self.slack(), user).await
+    }
+
     /// Waits until `user` got an ephemeral message containing `text`.
     pub async fn wait_for_ephemeral(&self, user: &str, text: &str) -> String {
         let (who, needle) = (user.to_owned(), text.to_owned());
@@ -178,4 +189,13 @@ impl TestApp {
             .map(|r| (r.actor, r.action))
             .collect()
     }
+}
+
+/// Waits until `user` has a modal open in `slack`; the newest one.
+pub async fn wait_for_modal(slack: &FakeSlack, user: &str) -> StoredView {
+    let who = user.to_owned();
+    slack
+        .wait_until(super::DEADLINE, move |slack| slack.open_views(&who).pop())
+        .await
+        .unwrap_or_else(|_| panic!("no modal opened for {user}"))
 }

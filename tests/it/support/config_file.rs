@@ -12,6 +12,17 @@ pub fn write_config(
     client_secret: &str,
     mode: SlackMode,
 ) -> std::path::PathBuf {
+    write_config_with(world, dir, client_secret, mode, "")
+}
+
+/// [`write_config`] with `extra` TOML (whole tables) appended before the connections.
+pub fn write_config_with(
+    world: &SandboxWorld,
+    dir: &Path,
+    client_secret: &str,
+    mode: SlackMode,
+    extra: &str,
+) -> std::path::PathBuf {
     let config = world.config(&dir.join("bot.db"), mode);
     let connection = &config.connections[0];
     for (name, value) in [
@@ -38,6 +49,7 @@ listen = "127.0.0.1:0"
 
 [store]
 path = "{db}"
+{extra}
 
 [[connection]]
 name = "{name}"
@@ -51,6 +63,7 @@ graph_url = "{graph_url}"
 login_url = "{login_url}"
 "#,
         mode = mode,
+        extra = extra,
         channel = config.slack.channel,
         api_url = config.slack.api_url,
         lead = config.slack.approvers[0],

@@ -2,6 +2,8 @@
 //! fresh database in a temporary directory.
 
 pub mod app;
+pub mod binary;
+pub mod browser;
 pub mod config_file;
 pub mod isolated;
 pub mod monitor;

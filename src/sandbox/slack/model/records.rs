@@ -45,6 +45,8 @@ pub enum SlackFault {
     RateLimited { retry_after_secs: u64 },
     /// No answer at all until the fake shuts down: the bot's own timeout must fire.
     Hang,
+    /// Slack does the work at once but answers only after this long (a slow `views.open`).
+    Slow(std::time::Duration),
 }
 
 impl SlackFault {

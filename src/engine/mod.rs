@@ -1,33 +1,60 @@
 //! The one place that applies commands to rotations.
 //!
 //! For each command: load the rotation, [`decide`], persist the new state with its audit
-//! record in one transaction (the store also checks the version), then run the effects.
-//! Commands are applied one at a time (a single lock around load → decide → persist), so a
-//! double click, a redelivered event or two approvers clicking together change nothing
+//! record in one transaction (the store also checks the version), then hand its effects
+//! on. Commands are applied one at a time (a single lock around load → decide → persist),
+//! so a double click, a redelivered event or two approvers clicking together change nothing
 //! twice: the second sees the state the first left and is told the step is done.
 //!
-//! The token lives only in the check task spawned by [`Engine::submit_token`]: it is moved
-//! in, used for the AWS probe and the two Entra calls, and dropped (zeroized) when the task
-//! ends. A restart loses it, and [`Engine::recover`] asks for it again.
+//! # Durable before acknowledged
+//! Every public command method returns only once its result is committed: the transports
+//! (`slack::bot`, `intake`) await it and only then acknowledge. Effects run after the
+//! commit, from persisted state: the presenter re-renders threads from the store, and an
+//! effect that must survive a crash (the re-test after deletion) is written to the
+//! `pending_effects` outbox in the transition's own transaction and replayed at start-up
+//! ([`Engine::recover`]). The one effect that cannot be persisted is the token check: the
+//! token exists only in memory, so after a crash [`Engine::recover`] asks for it again.
+//!
+//! # Public API (for the adapters)
+//! - [`Engine::start`]: request a rotation of a connection.
+//! - [`Engine::apply`]: a person's command on a rotation (approve, reject, cancel, confirm
+//!   deletion, retry).
+//! - [`Engine::submit_token`]: **submit a token for rotation R by actor A** (the Slack modal
+//!   and the web form both call this); the token goes to the check pipeline, never to the
+//!   store. [`Engine::token_entry`] says whether A may enter a token for R now (the "Enter
+//!   new token" button asks it before opening a form).
+//! - [`Engine::register_token`]: `/scim register`.
+//! - [`Engine::record_placement`]: where a step message is shown in Slack (the presenter's
+//!   report), applied in the same serial order as transitions.
+//! - [`Engine::query`]: the read side ([`Queries`]).
+//! - [`Engine::subscribe`] / [`Engine::notices_sent`]: change notices for the presenter.
+//!
+//! The check pipeline lives in [`checks`]; it reports its results as commands through
+//! [`Engine::report`], the same door as everything else.
+
+mod checks;
+mod outcome;
+mod query;
+
+pub use outcome::{AlreadyDone, Outcome, Recorded, Refusal};
+pub use query::{ConnectionStatus, Queries};
 
 use crate::audit::NewAuditRecord;
 use crate::aws::ScimProbe;
-use crate::azure::{GraphClient, JobStatus};
+use crate::azure::GraphClient;
 use crate::clock::SharedClock;
 use crate::rotation::{
     Actor, Command, Decision, Effect, ExpirySource, Policy, Rotation, RotationId, RotationState,
-    Stage, StartRequest, Submission, decide, decide_start,
+    StartRequest, Submission, check_registration, decide, decide_start,
 };
 use crate::secret::ScimToken;
 use crate::store::{NewToken, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
-use futures_util::future::BoxFuture;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, broadcast, mpsc};
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 use url::Url;
 
 /// How many change notices may wait for a slow subscriber before it misses some (it then
@@ -41,19 +68,6 @@ pub struct ConnectionRuntime {
     pub scim_url: Url,
     pub aws_region: String,
     pub graph: GraphClient,
-}
-
-/// The result of a command, for the person who sent it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
-    /// The rotation changed (and was persisted).
-    Changed(Box<Rotation>),
-    /// Something other than a rotation was recorded; the text confirms it to the sender.
-    Recorded(String),
-    /// Nothing to do: the step was already taken. The text tells the clicker.
-    AlreadyDone(String),
-    /// Not allowed, or bad input: nothing changed. The text tells the sender why.
-    Refused(String),
 }
 
 /// Announces that a rotation changed, so the Slack layer can re-render its messages.
@@ -85,6 +99,8 @@ pub struct Engine {
     notices: broadcast::Sender<Notice>,
     notices_sent: std::sync::atomic::AtomicU64,
     tasks: TaskTracker,
+    /// Work for the check pipeline ([`checks::run`] reads it).
+    jobs: mpsc::Sender<checks::Queued>,
 }
 
 impl Engine {
@@ -97,7 +113,9 @@ impl Engine {
         scim: ScimProbe,
     ) -> Arc<Engine> {
         let (notices, _) = broadcast::channel(NOTICE_CAPACITY);
-        Arc::new(Engine {
+        let (jobs, queued) = mpsc::channel(checks::QUEUE);
+        let tasks = TaskTracker::new();
+        let engine = Arc::new(Engine {
             store,
             clock,
             policy,
@@ -110,8 +128,16 @@ impl Engine {
             apply_lock: Mutex::new(()),
             notices,
             notices_sent: std::sync::atomic::AtomicU64::new(0),
-            tasks: TaskTracker::new(),
-        })
+            tasks: tasks.clone(),
+            jobs,
+        });
+        tokio::spawn(checks::run(Arc::downgrade(&engine), queued, tasks));
+        engine
+    }
+
+    /// The read side: status, audit, rotations and their messages.
+    pub fn query(&self) -> Queries {
+        Queries::new(Arc::clone(&self.store))
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -159,8 +185,7 @@ impl Engine {
         thread_ts: Option<String>,
     ) -> Result<Outcome, EngineError> {
         if !self.connections.contains_key(connection) {
-            let known = self.connection_names().join(", ");
-            return Ok(Outcome::Refused(no_such_connection(connection, &known)));
+            return Ok(Outcome::Refused(self.no_such_connection(connection)));
         }
         let _serial = self.apply_lock.lock().await;
         let now = self.now();
@@ -178,7 +203,7 @@ impl Engine {
         };
         let rotation = match decide_start(request) {
             Ok(rotation) => rotation,
-            Err(reason) => return Ok(Outcome::Refused(reason)),
+            Err(reason) => return Ok(Outcome::Refused(Refusal::Rule(reason))),
         };
         let record = NewAuditRecord {
             at: now,
@@ -195,9 +220,9 @@ impl Engine {
             Ok(stored) => stored,
             Err(StoreError::InFlight(_)) => {
                 self.send_notice(seq, None, "unchanged");
-                return Ok(Outcome::Refused(format!(
-                    "A rotation of {connection} is already in progress."
-                )));
+                return Ok(Outcome::Refused(Refusal::InFlight {
+                    connection: connection.to_owned(),
+                }));
             }
             Err(e) => {
                 self.send_notice(seq, None, "unchanged");
@@ -212,24 +237,25 @@ impl Engine {
     /// Applies `command` from `actor` to rotation `id`.
     #[tracing::instrument(skip_all, fields(rotation = %id, command = command.audit_action(), actor = actor.audit_name()))]
     pub async fn apply(
-        self: &Arc<Self>,
+        &self,
         id: RotationId,
         command: Command,
         actor: &Actor,
     ) -> Result<Outcome, EngineError> {
         if matches!(command, Command::SubmitToken(_)) {
             // A submission without its token could never be checked.
-            return Ok(Outcome::Refused(
-                "Enter the token through the modal.".to_owned(),
-            ));
+            return Ok(Outcome::Refused(Refusal::TokenRequired));
         }
         self.apply_inner(id, command, actor, None).await
     }
 
-    /// Applies a token submission: the token goes to a check task, never to the store.
+    /// Submits `token` for rotation `id` on behalf of `actor`: committed (the rotation moves
+    /// to `Checking`, audited with the token's fingerprint) before this returns; the token
+    /// itself goes to the check pipeline, never to the store. Any adapter that takes a token
+    /// (the Slack modal, the web form) calls this, and acknowledges only after it returns.
     #[tracing::instrument(skip_all, fields(rotation = %id, fingerprint = %token.fingerprint(), actor = actor.audit_name()))]
     pub async fn submit_token(
-        self: &Arc<Self>,
+        &self,
         id: RotationId,
         token: ScimToken,
         new_token_id: Option<String>,
@@ -244,8 +270,36 @@ impl Engine {
         self.apply_inner(id, command, actor, Some(token)).await
     }
 
+    /// Whether `actor` may enter a token for rotation `id` now: the same rule a submission
+    /// meets (`decide` on an empty submission), asked before a form is opened. `Ok(rotation)`
+    /// when they may.
+    pub fn token_entry(
+        &self,
+        id: RotationId,
+        actor: &Actor,
+    ) -> Result<Result<Rotation, Outcome>, EngineError> {
+        let Some(rotation) = self.store.get_rotation(id)? else {
+            return Ok(Err(Outcome::Refused(Refusal::NoSuchRotation(id))));
+        };
+        if !self.connections.contains_key(&rotation.connection) {
+            return Ok(Err(Outcome::Refused(Refusal::ConnectionGone)));
+        }
+        let probe = Command::SubmitToken(Submission {
+            fingerprint: String::new(),
+            new_token_id: None,
+            expires: None,
+        });
+        Ok(
+            match decide(&rotation, &probe, actor, self.policy, self.now()) {
+                Decision::Transition(_) => Ok(rotation),
+                Decision::AlreadyDone(text) => Err(Outcome::AlreadyDone(AlreadyDone::Step(text))),
+                Decision::Refused(reason) => Err(Outcome::Refused(Refusal::Rule(reason))),
+            },
+        )
+    }
+
     async fn apply_inner(
-        self: &Arc<Self>,
+        &self,
         id: RotationId,
         command: Command,
         actor: &Actor,
@@ -253,13 +307,13 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         let serial = self.apply_lock.lock().await;
         let Some(rotation) = self.store.get_rotation(id)? else {
-            return Ok(Outcome::Refused(format!("There is no rotation #{id}.")));
+            return Ok(Outcome::Refused(Refusal::NoSuchRotation(id)));
         };
         let now = self.now();
         let transition = match decide(&rotation, &command, actor, self.policy, now) {
             Decision::AlreadyDone(text) => {
                 tracing::debug!(state = %rotation.state, "already done");
-                return Ok(Outcome::AlreadyDone(text));
+                return Ok(Outcome::AlreadyDone(AlreadyDone::Step(text)));
             }
             Decision::Refused(reason) => {
                 tracing::info!(state = %rotation.state, %reason, "refused");
@@ -271,7 +325,7 @@ impl Engine {
                     rotation_id: Some(id.0),
                     details: json!({ "command": command.audit_action(), "state": rotation.state.as_str(), "reason": reason }),
                 })?;
-                return Ok(Outcome::Refused(reason));
+                return Ok(Outcome::Refused(Refusal::Rule(reason)));
             }
             Decision::Transition(transition) => transition,
         };
@@ -292,17 +346,27 @@ impl Engine {
             source: ExpirySource::Rotation,
             fingerprint: next.new_token_fingerprint.clone(),
         });
+        // Effects that can survive a crash go to the outbox in the same transaction.
+        let durable: Vec<&str> = transition
+            .effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::RetestSavedCredentials => Some(checks::RETEST_EFFECT),
+                Effect::RunChecks => None,
+            })
+            .collect();
         let seq = self.reserve_notice();
-        match self
-            .store
-            .update_rotation(&next, rotation.version, &record, new_token.as_ref())
-        {
+        match self.store.apply_transition(
+            &next,
+            rotation.version,
+            &record,
+            new_token.as_ref(),
+            &durable,
+        ) {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 self.send_notice(seq, None, "unchanged");
-                return Ok(Outcome::AlreadyDone(
-                    "This rotation was changed at the same moment; look at its thread for where it stands.".to_owned(),
-                ));
+                return Ok(Outcome::AlreadyDone(AlreadyDone::ChangedConcurrently));
             }
             Err(e) => {
                 self.send_notice(seq, None, "unchanged");
@@ -315,25 +379,34 @@ impl Engine {
 
         let mut token = token;
         for effect in transition.effects {
-            match effect {
+            let job = match effect {
                 Effect::RunChecks => match token.take() {
-                    Some(token) => {
-                        let engine = Arc::clone(self);
-                        self.tasks.spawn(engine.run_checks(id, token));
+                    Some(token) => checks::Job::Token {
+                        rotation: id,
+                        token,
+                    },
+                    None => {
+                        tracing::error!("checks requested without a token");
+                        continue;
                     }
-                    None => tracing::error!("checks requested without a token"),
                 },
-                Effect::RetestSavedCredentials => {
-                    let engine = Arc::clone(self);
-                    self.tasks.spawn(engine.retest_after_deletion(id));
-                }
-            }
+                Effect::RetestSavedCredentials => checks::Job::Retest { rotation: id },
+            };
+            self.queue_check(job).await;
         }
         Ok(Outcome::Changed(Box::new(next)))
     }
 
-    /// Applies a result reported by the bot itself; `true` when the rotation changed.
-    async fn report(self: &Arc<Self>, id: RotationId, command: Command) -> bool {
+    /// Hands a job to the check pipeline (waiting if its short queue is full).
+    async fn queue_check(&self, job: checks::Job) {
+        if self.jobs.send((job, self.tasks.token())).await.is_err() {
+            tracing::error!("the check pipeline has stopped");
+        }
+    }
+
+    /// Applies a result reported by the bot itself (the check pipeline, the sweep, the
+    /// start-up recovery); `true` when the rotation changed.
+    async fn report(&self, id: RotationId, command: Command) -> bool {
         match self.apply_inner(id, command, &Actor::System, None).await {
             Ok(Outcome::Changed(_)) => true,
             Ok(other) => {
@@ -347,127 +420,49 @@ impl Engine {
         }
     }
 
-    async fn fail(self: &Arc<Self>, id: RotationId, stage: Stage, reason: String) {
-        // A refused token is the checks doing their job, not a fault of the bot: info.
-        tracing::info!(rotation = %id, stage = stage.as_str(), %reason, "check failed");
-        self.report(id, Command::Failed { stage, reason }).await;
-    }
-
-    /// a. AWS probe, b. Entra test, c. save, d. verify (and restart a stopped job). Stops at
-    /// the first failure; the token is dropped when this returns.
-    ///
-    /// Boxed: the check task applies commands, and applying a command may spawn a check
-    /// task; a named future type breaks that cycle for the compiler.
-    fn run_checks(self: Arc<Self>, id: RotationId, token: ScimToken) -> BoxFuture<'static, ()> {
-        let span =
-            tracing::info_span!("run_checks", rotation = %id, fingerprint = %token.fingerprint());
-        Box::pin(self.checks(id, token).instrument(span))
-    }
-
-    async fn checks(self: Arc<Self>, id: RotationId, token: ScimToken) {
-        let Some(connection) = self.connection_of(id) else {
-            return;
-        };
-        let base_address = connection
-            .scim_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned();
-
-        if let Err(error) = self.scim.check(&connection.scim_url, &token).await {
-            return self.fail(id, Stage::AwsProbe, error.to_string()).await;
-        }
-        if !self.report(id, Command::AwsProbePassed).await {
-            return;
-        }
-        if let Err(error) = connection
-            .graph
-            .validate_credentials(&base_address, &token)
-            .await
+    /// The re-test after deletion is over: removes it from the outbox, with the audit record
+    /// of its success when `passed_for` names the connection (one transaction).
+    async fn finish_retest(&self, id: RotationId, passed_for: Option<&str>) {
+        let _serial = self.apply_lock.lock().await;
+        let record = passed_for.map(|connection| NewAuditRecord {
+            at: self.now(),
+            actor: "system".to_owned(),
+            action: "post_deletion_check_passed".to_owned(),
+            connection: Some(connection.to_owned()),
+            rotation_id: Some(id.0),
+            details: json!({}),
+        });
+        let seq = self.reserve_notice();
+        match self
+            .store
+            .finish_effect(id, checks::RETEST_EFFECT, record.as_ref())
         {
-            return self.fail(id, Stage::EntraTest, error.to_string()).await;
-        }
-        if !self.report(id, Command::EntraTestPassed).await {
-            return;
-        }
-        if let Err(error) = connection
-            .graph
-            .save_credentials(&base_address, &token)
-            .await
-        {
-            return self.fail(id, Stage::Save, error.to_string()).await;
-        }
-        drop(token);
-        if !self.report(id, Command::Saved).await {
-            return;
-        }
-        match self.verify_saved(&connection).await {
-            Ok(resumed) => {
-                self.report(id, Command::Verified { resumed }).await;
+            Ok(true) if record.is_some() => {
+                self.send_notice(seq, Some(id), "post_deletion_check_passed")
             }
-            Err(reason) => self.fail(id, Stage::Verify, reason).await,
-        }
-    }
-
-    /// Re-tests the saved credentials and, when the job is quarantined or paused, starts it.
-    /// `Ok(true)`: provisioning was resumed.
-    async fn verify_saved(&self, connection: &ConnectionRuntime) -> Result<bool, String> {
-        connection
-            .graph
-            .validate_saved_credentials()
-            .await
-            .map_err(|e| {
-                format!(
-                    "The token was saved, but Entra's test of the saved credentials failed: {e}"
-                )
-            })?;
-        let job = connection.graph.get_job().await.map_err(|e| {
-            format!("The token was saved and tested, but reading the provisioning job failed: {e}")
-        })?;
-        if matches!(job.status, JobStatus::Quarantine | JobStatus::Paused) {
-            connection.graph.start_job().await.map_err(|e| {
-                format!("The token was saved and tested, but restarting provisioning failed: {e}")
-            })?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// After the old token's deletion was confirmed: the saved credentials must still work,
-    /// or the wrong token was deleted.
-    fn retest_after_deletion(self: Arc<Self>, id: RotationId) -> BoxFuture<'static, ()> {
-        let span = tracing::info_span!("retest_after_deletion", rotation = %id);
-        Box::pin(self.retest(id).instrument(span))
-    }
-
-    async fn retest(self: Arc<Self>, id: RotationId) {
-        let Some(connection) = self.connection_of(id) else {
-            return;
-        };
-        match connection.graph.validate_saved_credentials().await {
-            Ok(()) => {
-                let recorded = self.store.append_audit(&NewAuditRecord {
-                    at: self.now(),
-                    actor: "system".to_owned(),
-                    action: "post_deletion_check_passed".to_owned(),
-                    connection: Some(connection.name.clone()),
-                    rotation_id: Some(id.0),
-                    details: json!({}),
-                });
-                if let Err(error) = recorded {
-                    tracing::error!(error = %error, "could not record the post-deletion check");
-                }
-                let seq = self.reserve_notice();
-                self.send_notice(seq, Some(id), "post_deletion_check_passed");
-            }
+            Ok(_) => self.send_notice(seq, None, "unchanged"),
             Err(error) => {
-                let reason = format!(
-                    "After the old token's deletion, Entra can no longer authenticate to AWS ({error}). \
-                     The token that was deleted may have been the new one: generate a new token and enter it."
-                );
-                self.fail(id, Stage::AfterDeletion, reason).await;
+                self.send_notice(seq, None, "unchanged");
+                tracing::error!(error = %error, "could not record the post-deletion check");
             }
         }
+    }
+
+    /// Records where step `step` of rotation `id` is shown in Slack (`starts_thread`: the
+    /// message is the rotation's thread parent). Applied in the same serial order as the
+    /// transitions, so a transition never overwrites the placement with a stale copy.
+    pub async fn record_placement(
+        &self,
+        id: RotationId,
+        step: &str,
+        channel: &str,
+        ts: &str,
+        starts_thread: bool,
+    ) -> Result<(), EngineError> {
+        let _serial = self.apply_lock.lock().await;
+        self.store
+            .set_placement(id, step, channel, ts, starts_thread)?;
+        Ok(())
     }
 
     fn connection_of(&self, id: RotationId) -> Option<Arc<ConnectionRuntime>> {
@@ -486,8 +481,15 @@ impl Engine {
         connection
     }
 
-    /// Registers the token a connection uses now (from `/scim register`): only approvers may,
-    /// since the date drives every warning.
+    fn no_such_connection(&self, name: &str) -> Refusal {
+        Refusal::NoSuchConnection {
+            name: name.to_owned(),
+            known: self.connection_names(),
+        }
+    }
+
+    /// Registers the token a connection uses now, created at `created` (from `/scim
+    /// register`): only approvers may, since the date drives every warning.
     pub async fn register_token(
         &self,
         connection: &str,
@@ -495,42 +497,34 @@ impl Engine {
         created: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<Outcome, EngineError> {
-        if !actor.is_approver() {
-            return Ok(Outcome::Refused(
-                "Only a team lead (an approver) can register a token.".to_owned(),
-            ));
-        }
         if !self.connections.contains_key(connection) {
-            return Ok(Outcome::Refused(no_such_connection(
-                connection,
-                &self.connection_names().join(", "),
-            )));
+            return Ok(Outcome::Refused(self.no_such_connection(connection)));
         }
         let now = self.now();
-        if created > now {
-            return Ok(Outcome::Refused(
-                "The creation date cannot be in the future.".to_owned(),
-            ));
-        }
-        let expires = created + Duration::days(crate::rotation::TOKEN_LIFETIME_DAYS);
+        let registered = match check_registration(actor, created, now) {
+            Ok(registered) => registered,
+            Err(problem) => return Ok(Outcome::Refused(Refusal::Registration(problem))),
+        };
         let _serial = self.apply_lock.lock().await;
         self.store.register_token(
             connection,
             token_id,
-            created,
-            expires,
+            registered.created,
+            registered.expires,
             actor.audit_name(),
             now,
             json!({ "via": "slack" }),
         )?;
-        Ok(Outcome::Recorded(format!(
-            "Registered token {token_id} for {connection}: it expires on {}.",
-            expires.format("%Y-%m-%d")
-        )))
+        Ok(Outcome::Recorded(Recorded::TokenRegistered {
+            connection: connection.to_owned(),
+            token_id: token_id.to_owned(),
+            expires: registered.expires,
+        }))
     }
 
-    /// On start-up: rotations whose token was only in memory go back to waiting for it.
-    pub async fn recover(self: &Arc<Self>) -> Result<usize, EngineError> {
+    /// On start-up: rotations whose token was only in memory go back to waiting for it, and
+    /// effects committed before a crash but not finished are run again.
+    pub async fn recover(&self) -> Result<usize, EngineError> {
         let stranded = self.store.rotations_in_states(&[
             RotationState::Checking,
             RotationState::Saving,
@@ -542,11 +536,19 @@ impl Engine {
                 recovered += 1;
             }
         }
+        for (rotation, effect) in self.store.pending_effects()? {
+            if effect == checks::RETEST_EFFECT {
+                tracing::info!(%rotation, "re-testing the saved credentials (interrupted by a restart)");
+                self.queue_check(checks::Job::Retest { rotation }).await;
+            } else {
+                tracing::warn!(%rotation, effect, "unknown pending effect left alone");
+            }
+        }
         Ok(recovered)
     }
 
     /// Expires requests nobody approved in time.
-    pub async fn expire_approvals(self: &Arc<Self>) -> Result<usize, EngineError> {
+    pub async fn expire_approvals(&self) -> Result<usize, EngineError> {
         let waiting = self
             .store
             .rotations_in_states(&[RotationState::AwaitingApproval])?;
@@ -580,14 +582,5 @@ impl Engine {
     /// committed so far has a notice numbered at most this.
     pub fn notices_sent(&self) -> u64 {
         self.notices_sent.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-/// "There is no connection named …", repeating the name only when it is safe to echo.
-pub fn no_such_connection(name: &str, known: &str) -> String {
-    if crate::secret::safe_to_echo(name) {
-        format!("There is no connection named \"{name}\". Known connections: {known}.")
-    } else {
-        format!("There is no such connection. Known connections: {known}.")
     }
 }

@@ -1,0 +1,256 @@
+//! Bounded effects after the ack: a burst of clicks keeps the bot's connections to Slack
+//! capped and every reply accounted for; a slow `views.open` does not delay the ack; a
+//! hung Microsoft login costs a token check only its own attempt.
+
+use crate::support::app::TestApp;
+use crate::support::binary::{BinaryWorld, Bot, sample};
+use scim_rotator::config::SlackMode;
+use scim_rotator::rotation::RotationState;
+use scim_rotator::sandbox::people::*;
+use scim_rotator::sandbox::slack::plain_text_value;
+use scim_rotator::sandbox::{Fault, Route};
+use scim_rotator::slack::{ids, pool};
+use std::time::{Duration, Instant};
+
+/// Clicks in the burst, and how many are in flight at once.
+const CLICKS: usize = 2_000;
+const CONCURRENCY: usize = 50;
+
+/// Outbound connections allowed at any moment (the issue's bound; the client's own cap is
+/// [`pool::MAX_CONNECTIONS`]).
+const MAX_OUTBOUND: usize = 16;
+
+/// A generous ceiling for the debug binary's peak memory through the burst (the release
+/// binary's figure is in BENCHMARKS.md); unbounded fan-out went far past it.
+const MAX_RSS_KIB: u64 = 96 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() {
+    let w = BinaryWorld::start().await;
+    let bot = Bot::start(&w.config).await;
+    w.rotate(&bot).await;
+    let id = w.latest().id;
+    let approval = w.step_message(id, "approval").await;
+    w.click(&bot, LEAD, &approval, ids::APPROVE).await;
+    let step = w.step_message(id, "new_token").await;
+    w.world.slack.connections().reset_peak();
+    let accepted_before = w.world.slack.connections().accepted();
+
+    // A member hammers "Enter new token": each click is refused with an ephemeral answer.
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..CONCURRENCY {
+        let slack = w.world.slack.clone();
+        let base = bot.base.clone();
+        let step = step.clone();
+        workers.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for _ in (worker..CLICKS).step_by(CONCURRENCY) {
+                let click = slack
+                    .click(&base, MEMBER, CHANNEL, &step, ids::ENTER_TOKEN)
+                    .await
+                    .unwrap();
+                statuses.push(click.reply.status);
+            }
+            statuses
+        }));
+    }
+    let mut acks = 0;
+    for worker in workers {
+        for status in worker.await.unwrap() {
+            assert_eq!(status, 200, "every click is acknowledged");
+            acks += 1;
+        }
+    }
+    assert_eq!(acks, CLICKS);
+    let burst = started.elapsed();
+
+    // Every reply is accounted for: sent, counted as dropped, or still waiting in the bounded
+    // queue (Slack's tier for ephemerals is 100 a minute: most of a burst cannot be sent,
+    // and the rest go stale within the minute).
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    let (sent, dropped, waiting) = loop {
+        let metrics = bot.metrics().await;
+        let outcome = |name: &str| {
+            sample(
+                &metrics,
+                &format!("scim_rotator_slack_replies_total{{outcome=\"{name}\"}}"),
+            )
+        };
+        let sent = outcome("sent");
+        let dropped = outcome("dropped_queue_full") + outcome("dropped_stale");
+        let waiting = sample(&metrics, "scim_rotator_slack_replies_waiting");
+        assert_eq!(outcome("failed"), 0, "no reply failed");
+        // The one reply in the worker's hands (being sent) is neither waiting nor counted yet.
+        if sent + dropped + waiting + 1 >= CLICKS as u64 {
+            break (sent, dropped, waiting);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replies unaccounted: {sent} sent, {dropped} dropped, {waiting} waiting of {CLICKS}"
+        );
+        w.world
+            .slack
+            .wait_until(Duration::from_millis(50), |_| None::<()>)
+            .await
+            .ok();
+    };
+    let in_hand = CLICKS as u64 - (sent + dropped + waiting);
+    assert!(in_hand <= 1, "{in_hand} replies unaccounted");
+    assert!(waiting <= 256, "the queue is bounded: {waiting} waiting");
+    let shown = w
+        .world
+        .slack
+        .ephemerals()
+        .into_iter()
+        .filter(|e| e.user == MEMBER && e.text.contains("Only a team lead"))
+        .count();
+    assert!(
+        shown as u64 >= sent && shown as u64 <= sent + 1,
+        "each reply sent is one the member saw ({shown} shown, {sent} sent)"
+    );
+
+    let connections = w.world.slack.connections();
+    let peak = connections.peak();
+    assert!(
+        peak <= pool::MAX_CONNECTIONS,
+        "at most {} connections to Slack at once, saw {peak}",
+        pool::MAX_CONNECTIONS
+    );
+    const { assert!(pool::MAX_CONNECTIONS <= MAX_OUTBOUND) };
+    let opened = connections.accepted() - accepted_before;
+    assert!(
+        opened <= MAX_OUTBOUND,
+        "keep-alive connections are reused: {opened} opened for {CLICKS} replies"
+    );
+    let rss = bot.peak_rss_kib();
+    assert!(rss <= MAX_RSS_KIB, "peak RSS {rss} KiB");
+    eprintln!(
+        "burst: {CLICKS} clicks at c={CONCURRENCY} in {burst:?}; {sent} replies sent, {dropped} dropped, {waiting} waiting; \
+         peak {peak} connections ({opened} opened); peak RSS {rss} KiB"
+    );
+    bot.kill_soon().await;
+}
+
+#[tokio::test]
+async fn a_slow_views_open_does_not_delay_the_ack() {
+    let app = TestApp::start(SlackMode::Http).await;
+    let (_, approval) = app.rotate_by_command(&app.url, MEMBER).await;
+    app.slack()
+        .click(&app.url, LEAD, CHANNEL, &approval.ts, ids::APPROVE)
+        .await
+        .unwrap();
+    let step = app.wait_for_button(&approval.ts, ids::ENTER_TOKEN).await;
+    app.slack().slow_next("views.open", Duration::from_secs(4));
+
+    let started = Instant::now();
+    let click = app
+        .slack()
+        .click(&app.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
+        .await
+        .unwrap();
+    let ack = started.elapsed();
+    assert_eq!(click.reply.status, 200);
+    assert!(
+        ack < Duration::from_secs(3),
+        "acked in {ack:?}, within Slack's 3 s although views.open takes 4 s"
+    );
+    // The modal still opens, with the click's trigger, after the ack.
+    let modal = app.wait_for_modal(LEAD).await;
+    assert_eq!(modal.callback_id(), ids::SUBMIT_TOKEN);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the modal was opened before views.open answered"
+    );
+}
+
+#[tokio::test]
+async fn a_hung_login_fails_a_token_check_within_one_attempt() {
+    let app = TestApp::start(SlackMode::Http).await;
+    let microsoft = &app.world.cloud.microsoft;
+    for _ in 0..20 {
+        microsoft.faults().push(Route::Login, Fault::Hang);
+    }
+    // The sweep logs in first (as at start-up) and hangs there.
+    let scheduler = std::sync::Arc::clone(&app.app.scheduler);
+    let now = app.app.engine.now();
+    let sweep = tokio::spawn(async move { scheduler.sweep(now).await });
+
+    let (_, approval) = app.rotate_by_command(&app.url, MEMBER).await;
+    app.slack()
+        .click(&app.url, LEAD, CHANNEL, &approval.ts, ids::APPROVE)
+        .await
+        .unwrap();
+    let step = app.wait_for_button(&approval.ts, ids::ENTER_TOKEN).await;
+    app.slack()
+        .click(&app.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
+        .await
+        .unwrap();
+    let modal = app.wait_for_modal(LEAD).await;
+    let new = app
+        .world
+        .cloud
+        .aws
+        .generate_token(&app.world.cloud.aws_tenant)
+        .unwrap();
+    let submitted_at = Instant::now();
+    app.slack()
+        .submit_view(
+            &app.url,
+            LEAD,
+            &modal.id,
+            &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret))],
+        )
+        .await
+        .unwrap();
+
+    let failure = app
+        .slack()
+        .wait_until(crate::support::DEADLINE, |slack| {
+            slack
+                .thread(CHANNEL, &approval.ts)
+                .into_iter()
+                .map(|m| m.blocks.to_string())
+                .find(|blocks| blocks.contains("Microsoft login is not answering"))
+        })
+        .await
+        .expect("the thread says Microsoft login is not answering");
+    let took = submitted_at.elapsed();
+    let attempt = crate::support::test_retry().request_timeout;
+    assert!(
+        took < attempt + Duration::from_secs(1),
+        "the failure shows within one attempt ({attempt:?}), took {took:?}"
+    );
+    assert!(failure.contains("(1 attempt)"), "{failure}");
+    let rotation = app.app.engine.store().latest_rotations().unwrap()[0].clone();
+    assert_eq!(rotation.state, RotationState::AwaitingNewToken);
+    sweep.await.unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_exits_promptly_while_a_check_waits_for_a_hung_login() {
+    let w = BinaryWorld::start().await;
+    for _ in 0..20 {
+        w.world
+            .cloud
+            .microsoft
+            .faults()
+            .push(Route::Login, Fault::Hang);
+    }
+    let bot = Bot::start(&w.config).await;
+    w.rotate(&bot).await;
+    let id = w.latest().id;
+    let approval = w.step_message(id, "approval").await;
+    w.click(&bot, LEAD, &approval, ids::APPROVE).await;
+    let step = w.step_message(id, "new_token").await;
+    let new = w.generate_token();
+    w.submit_token(&bot, &step, &new.secret).await;
+    assert_eq!(w.rotation(id).state, RotationState::Checking);
+
+    let (took, clean) = bot.terminate().await;
+    assert!(clean, "a clean exit");
+    assert!(
+        took < Duration::from_secs(10),
+        "SIGTERM took {took:?}: a check stuck on login must not hold the exit"
+    );
+}
