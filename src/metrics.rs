@@ -352,27 +352,7 @@ impl RefusalLog {
     /// is a short, body-free description.
     pub fn refused(&self, reason: &'static str, detail: &str) {
         global().request_refused(reason);
-        let now = std::time::Instant::now();
-        let due = {
-            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            match seen.get_mut(reason) {
-                None => {
-                    seen.insert(reason, (now, 0));
-                    Some(1)
-                }
-                Some((last, since)) => {
-                    *since += 1;
-                    if now.duration_since(*last) >= REFUSAL_LOG_EVERY {
-                        let count = *since;
-                        *last = now;
-                        *since = 0;
-                        Some(count)
-                    } else {
-                        None
-                    }
-                }
-            }
-        };
+        let due = self.due(reason, std::time::Instant::now());
         if let Some(count) = due {
             tracing::warn!(
                 reason,
@@ -380,6 +360,29 @@ impl RefusalLog {
                 refused = count,
                 "refused requests (logged at most once every 10 s per reason)"
             );
+        }
+    }
+
+    /// Whether a refusal for `reason` at `now` is to be logged, and with how many refusals
+    /// (this one included) since the last line.
+    fn due(&self, reason: &'static str, now: std::time::Instant) -> Option<u64> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.get_mut(reason) {
+            None => {
+                seen.insert(reason, (now, 0));
+                Some(1)
+            }
+            Some((last, since)) => {
+                *since += 1;
+                if now.duration_since(*last) >= REFUSAL_LOG_EVERY {
+                    let count = *since;
+                    *last = now;
+                    *since = 0;
+                    Some(count)
+                } else {
+                    None
+                }
+            }
         }
     }
 }
@@ -584,6 +587,29 @@ mod tests {
             ),
             Some(1.0)
         );
+    }
+
+    #[test]
+    fn a_flood_of_refusals_is_logged_once_per_reason_per_ten_seconds() {
+        let log = RefusalLog::new();
+        let start = std::time::Instant::now();
+        assert_eq!(log.due("bad_signature", start), Some(1));
+        for ms in 1..10_000 {
+            let at = start + std::time::Duration::from_millis(ms);
+            assert_eq!(log.due("bad_signature", at), None, "at {ms} ms");
+        }
+        assert_eq!(
+            log.due("malformed", start),
+            Some(1),
+            "each reason on its own"
+        );
+        let later = start + REFUSAL_LOG_EVERY;
+        assert_eq!(
+            log.due("bad_signature", later),
+            Some(10_000),
+            "the summary counts every refusal since the last line"
+        );
+        assert_eq!(log.due("bad_signature", later), None);
     }
 
     #[test]

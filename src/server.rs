@@ -1,7 +1,10 @@
 //! HTTP: Slack's endpoints (mode `http`), AWS Health events, metrics, health and readiness.
 //!
-//! Each Slack request is verified (signature over the raw body, 300 s window) before
-//! anything else, parsed, handed to the bot, and answered with the bot's acknowledgement.
+//! Each Slack request follows the transport rule: **verify** (signature over the raw body,
+//! 300 s window) before anything else, **parse** it to a typed request, have the bot
+//! **persist** what it changes (`SlackBot::handle_*` returns once the engine committed it),
+//! and only then **ack** with the bot's answer. Refusals (bad signature, malformed, too
+//! large) are counted per reason and logged as a summary at most every 10 s per reason.
 //! AWS Health events are authenticated by the shared `x-api-key` before they are read.
 //! Nothing here logs a request body: a modal submission carries the token.
 
@@ -15,6 +18,7 @@ use crate::slack::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::store::Store;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -229,6 +233,19 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
     (status, reason.to_owned()).into_response()
 }
 
+/// The body of a Slack request, or the refusal (counted) when it could not be read: over
+/// [`MAX_BODY_BYTES`] (413) or cut off.
+fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, BytesRejection> {
+    body.inspect_err(|rejection| {
+        let reason = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "unreadable_body"
+        };
+        refusals().refused(reason, "a Slack request whose body could not be read");
+    })
+}
+
 fn verified<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
@@ -256,7 +273,15 @@ fn verified<'a>(
     }
 }
 
-async fn slack_events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn slack_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match read(body) {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
     let slack = match verified(&state, &headers, &body) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),
@@ -300,8 +325,12 @@ struct InteractionForm {
 async fn slack_interactivity(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match read(body) {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
     let slack = match verified(&state, &headers, &body) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),
@@ -335,8 +364,12 @@ async fn slack_interactivity(
 async fn slack_commands(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match read(body) {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
     let slack = match verified(&state, &headers, &body) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),

@@ -61,12 +61,19 @@ pub struct DemoArgs {
     #[arg(long)]
     pub step: bool,
     /// Print the raw Block Kit and API calls too.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "web")]
     pub json: bool,
     /// Enter the token through the bot's one-time web form instead of the Slack modal, and
     /// print the link and the page as a person sees it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "web")]
     pub web_form: bool,
+    /// Play it yourself in a browser: a local web app with the channel, the AWS console and
+    /// the Entra provisioning page, until Ctrl-C.
+    #[arg(long, conflicts_with = "step")]
+    pub web: bool,
+    /// Where the web app listens (loopback by default; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR", requires = "web", default_value = crate::demo::web::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +193,18 @@ pub fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
+    if args.web {
+        let options = crate::demo::web::WebOptions {
+            listen: args.listen,
+            clock: std::sync::Arc::new(crate::clock::SystemClock),
+            slack_pacing: crate::slack::api::Pacing::SlackLimits,
+        };
+        let mut out = std::io::stdout();
+        return match crate::demo::web::run(options, &mut out).await {
+            Ok(()) => Ok(Exit::Ok),
+            Err(error) => Ok(Exit::Failed(format!("demo --web failed: {error:#}"))),
+        };
+    }
     let options = crate::demo::DemoOptions {
         step: args.step,
         json: args.json,

@@ -6,6 +6,7 @@
 
 mod channel;
 mod page_text;
+pub mod web;
 
 use crate::app::{RunOptions, RunningApp};
 use crate::clock::{Clock, ManualClock};

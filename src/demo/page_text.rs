@@ -100,3 +100,26 @@ fn decode(text: &str) -> String {
         .replace("&#39;", "'")
         .replace("&amp;", "&")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_reads_as_a_person_sees_it() {
+        let html = "<!doctype html><html><head><title>T</title><style nonce=\"n\">body{}</style></head>\
+            <body><main><h1>New token &amp; more</h1><dl><dt>Old token</dt><dd><code>abc</code></dd></dl>\
+            <a href=\"https://example.com/x?a=1&amp;b=2\" rel=\"noreferrer\">Console</a>\
+            <form method=\"post\"><input type=\"hidden\" name=\"csrf\" value=\"SECRETCSRF\">\
+            <label for=\"t\">Access token<span class=\"hint\">Paste it.</span></label>\
+            <input id=\"t\" type=\"password\" value=\"never\"><label for=\"d\">Expires on</label>\
+            <input id=\"d\" type=\"date\" value=\"2028-01-01\"><button type=\"submit\">Save</button></form>\
+            </main><script nonce=\"n\">alert(1)</script></body></html>";
+        let text = to_text(html);
+        assert_eq!(
+            text,
+            "# New token & more\n\nOld token: abc\nConsole (https://example.com/x?a=1&b=2)\n\n\
+             Access token — Paste it.\n[ •••••••••••••••••••••••• ]\n\nExpires on\n[ 2028-01-01 ]\n\n[ Save ]"
+        );
+    }
+}

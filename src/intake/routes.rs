@@ -488,7 +488,10 @@ async fn submit(
                 rotation: &rotation,
                 link_expires: link.expires_at,
                 token_id: token_id.as_deref().unwrap_or(""),
-                expires: fields.expires.trim(),
+                // A date is 10 characters; anything longer (a misplaced paste) is not echoed.
+                expires: Some(fields.expires.trim())
+                    .filter(|day| day.len() <= 10)
+                    .unwrap_or(""),
                 errors,
             },
         )

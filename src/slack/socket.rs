@@ -2,6 +2,10 @@
 //! the app-level `xapp-` token; slack-morphism acks each envelope with what the callback
 //! returns, and reconnects on its own.
 //!
+//! The library sends the ack only after the callback returns, and the callbacks return only
+//! once the bot has the command committed: the transport rule (verify → parse → persist →
+//! ack) holds here as in HTTP mode. Replies and modals go to the bot's queues, after.
+//!
 //! The library's default error handler answers 400 (no ack → redelivery) and logs raw bodies;
 //! ours acks and logs only the error's kind.
 

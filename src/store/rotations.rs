@@ -122,7 +122,9 @@ impl Store {
 
     /// Writes a transition: the rotation (only if its stored version is still
     /// `expected_version`), its audit record and, when the rotation completed, the
-    /// connection's new current token — all in one transaction.
+    /// connection's new current token — all in one transaction. Where the rotation is shown
+    /// in Slack (`channel`, `thread_ts`) is not written here: it is set when the rotation is
+    /// created and then only by [`Store::set_placement`] (one writer per column).
     pub fn update_rotation(
         &self,
         rotation: &Rotation,
@@ -145,12 +147,14 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.lock();
         let tx = super::write_transaction(&mut conn)?;
-        let changed = tx.prepare_cached("UPDATE rotations SET state = ?3, version = ?4, approved_by = ?5, driven_by = ?6,
+        let changed = tx
+            .prepare_cached(
+                "UPDATE rotations SET state = ?3, version = ?4, approved_by = ?5, driven_by = ?6,
                 token_entered_by = ?7, deletion_confirmed_by = ?8, deletion_confirmed_at = ?9,
                 new_token_id = ?10, new_token_fingerprint = ?11, new_token_created = ?12,
-                new_token_expires = ?13, checks = ?14, last_error = ?15, channel = ?16, thread_ts = ?17,
-                updated_at = ?18
-             WHERE id = ?1 AND version = ?2")?
+                new_token_expires = ?13, checks = ?14, last_error = ?15, updated_at = ?16
+             WHERE id = ?1 AND version = ?2",
+            )?
             .execute(params![
                 rotation.id.0,
                 expected_version,
@@ -167,11 +171,8 @@ impl Store {
                 rotation.new_token_expires.map(ts),
                 serde_json::to_string(&rotation.checks).expect("checks serialize"),
                 rotation.last_error,
-                rotation.channel,
-                rotation.thread_ts,
                 ts(rotation.updated_at),
-            ],
-        );
+            ]);
         let changed = match changed {
             Err(e) if is_unique_violation(&e) => {
                 return Err(StoreError::InFlight(rotation.connection.clone()));
@@ -346,22 +347,6 @@ impl Store {
         Ok(counts)
     }
 
-    /// Remembers the Slack message that shows one step of a rotation.
-    pub fn set_rotation_message(
-        &self,
-        id: RotationId,
-        step: &str,
-        channel: &str,
-        ts: &str,
-    ) -> Result<()> {
-        let conn = self.lock();
-        conn.prepare_cached("INSERT INTO rotation_messages (rotation_id, step, channel, ts) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (rotation_id, step) DO UPDATE SET channel = excluded.channel, ts = excluded.ts")?
-            .execute(params![id.0, step, channel, ts],
-        )?;
-        Ok(())
-    }
-
     /// The Slack message (channel, ts) that shows one step of a rotation.
     pub fn rotation_message(&self, id: RotationId, step: &str) -> Result<Option<(String, String)>> {
         let conn = self.lock();
@@ -371,18 +356,5 @@ impl Store {
             )?
             .query_row(params![id.0, step], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?)
-    }
-
-    /// Sets where a rotation's thread lives (the channel and the parent message's ts).
-    pub fn set_rotation_thread(
-        &self,
-        id: RotationId,
-        channel: &str,
-        thread_ts: &str,
-    ) -> Result<()> {
-        let conn = self.lock();
-        conn.prepare_cached("UPDATE rotations SET channel = ?2, thread_ts = ?3 WHERE id = ?1")?
-            .execute(params![id.0, channel, thread_ts])?;
-        Ok(())
     }
 }

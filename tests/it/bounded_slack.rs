@@ -22,7 +22,7 @@ const MAX_OUTBOUND: usize = 16;
 
 /// A generous ceiling for the debug binary's peak memory through the burst (the release
 /// binary's figure is in BENCHMARKS.md); unbounded fan-out went far past it.
-const MAX_RSS_KIB: u64 = 96 * 1024;
+const MAX_RSS_KIB: u64 = 64 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() {
@@ -105,9 +105,15 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
         .into_iter()
         .filter(|e| e.user == MEMBER && e.text.contains("Only a team lead"))
         .count();
+    // Replies keep going out meanwhile: what the member saw lies between the count of sent
+    // replies before and after (plus the one being sent).
+    let sent_after = sample(
+        &bot.metrics().await,
+        r#"scim_rotator_slack_replies_total{outcome="sent"}"#,
+    );
     assert!(
-        shown as u64 >= sent && shown as u64 <= sent + 1,
-        "each reply sent is one the member saw ({shown} shown, {sent} sent)"
+        shown as u64 >= sent && shown as u64 <= sent_after + 1,
+        "each reply sent is one the member saw ({shown} shown, {sent}..{sent_after} sent)"
     );
 
     let connections = w.world.slack.connections();
@@ -150,6 +156,7 @@ async fn a_slow_views_open_does_not_delay_the_ack() {
         .await
         .unwrap();
     let ack = started.elapsed();
+    eprintln!("Enter new token acked in {ack:?} with views.open taking 4 s");
     assert_eq!(click.reply.status, 200);
     assert!(
         ack < Duration::from_secs(3),
@@ -218,7 +225,7 @@ async fn a_hung_login_fails_a_token_check_within_one_attempt() {
     let took = submitted_at.elapsed();
     let attempt = crate::support::test_retry().request_timeout;
     assert!(
-        took < attempt + Duration::from_secs(1),
+        took < attempt + Duration::from_millis(1500),
         "the failure shows within one attempt ({attempt:?}), took {took:?}"
     );
     assert!(failure.contains("(1 attempt)"), "{failure}");
@@ -252,5 +259,119 @@ async fn sigterm_exits_promptly_while_a_check_waits_for_a_hung_login() {
     assert!(
         took < Duration::from_secs(10),
         "SIGTERM took {took:?}: a check stuck on login must not hold the exit"
+    );
+}
+
+/// The acceptance measurement (BENCHMARKS.md), not a timed test: signed clicks at c=50 for
+/// `BURST_SECONDS` (15) against `SCIM_ROTATOR_BURST_BIN` (a release build) pinned to one
+/// core, reporting peak connections, peak RSS and non-2xx acks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: SCIM_ROTATOR_BURST_BIN=target/release/scim-rotator cargo test --test it burst_measurement -- --ignored --nocapture"]
+async fn burst_measurement() {
+    let bin = std::env::var("SCIM_ROTATOR_BURST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_scim-rotator").to_owned());
+    let seconds: u64 = std::env::var("BURST_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    let w = BinaryWorld::start().await;
+    let bot = Bot::start_program(&["taskset", "-c", "0", &bin], &w.config).await;
+    w.rotate(&bot).await;
+    let id = w.latest().id;
+    let approval = w.step_message(id, "approval").await;
+    w.click(&bot, LEAD, &approval, ids::APPROVE).await;
+    let step = w.step_message(id, "new_token").await;
+    let rss_before = bot.peak_rss_kib();
+    w.world.slack.connections().reset_peak();
+
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let slack = w.world.slack.clone();
+        let base = bot.base.clone();
+        let step = step.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut ok, mut other) = (0u64, 0u64);
+            while Instant::now() < until {
+                match slack
+                    .click(&base, MEMBER, CHANNEL, &step, ids::ENTER_TOKEN)
+                    .await
+                {
+                    Ok(click) if (200..300).contains(&click.reply.status) => ok += 1,
+                    _ => other += 1,
+                }
+            }
+            (ok, other)
+        }));
+    }
+    let (mut ok, mut other) = (0, 0);
+    for worker in workers {
+        let (o, n) = worker.await.unwrap();
+        ok += o;
+        other += n;
+    }
+    let metrics = bot.metrics().await;
+    let outcome = |name: &str| {
+        sample(
+            &metrics,
+            &format!("scim_rotator_slack_replies_total{{outcome=\"{name}\"}}"),
+        )
+    };
+    eprintln!(
+        "burst {seconds} s at c={CONCURRENCY}: {ok} acks 2xx, {other} not; {:.0} clicks/s; \
+         peak {} connections to Slack ({} opened); peak RSS {} KiB (before the burst {rss_before} KiB); \
+         replies: {} sent, {} dropped stale, {} dropped queue full, {} waiting",
+        ok as f64 / seconds as f64,
+        w.world.slack.connections().peak(),
+        w.world.slack.connections().accepted(),
+        bot.peak_rss_kib(),
+        outcome("sent"),
+        outcome("dropped_stale"),
+        outcome("dropped_queue_full"),
+        sample(&metrics, "scim_rotator_slack_replies_waiting"),
+    );
+    assert_eq!(other, 0, "every click acknowledged with 2xx");
+    assert!(w.world.slack.connections().peak() <= MAX_OUTBOUND);
+    bot.kill_soon().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slack_client_never_holds_more_connections_than_its_cap() {
+    let app = TestApp::start(SlackMode::Http).await;
+    /// Calls made at once, each answered slowly so that they overlap.
+    const CALLS: usize = 40;
+    for _ in 0..CALLS {
+        app.slack()
+            .slow_next("chat.postEphemeral", Duration::from_millis(150));
+    }
+    app.slack().connections().reset_peak();
+    let api = app.app.bot.api.clone();
+    let calls: Vec<_> = (0..CALLS)
+        .map(|n| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                api.post_ephemeral(CHANNEL, MEMBER, None, format!("reply {n}"))
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await
+            .unwrap()
+            .expect("every call gets through, in turn");
+    }
+    let peak = app.slack().connections().peak();
+    assert!(
+        peak <= pool::MAX_CONNECTIONS,
+        "{CALLS} concurrent calls held {peak} connections (cap {})",
+        pool::MAX_CONNECTIONS
+    );
+    assert_eq!(
+        app.slack()
+            .ephemerals()
+            .iter()
+            .filter(|e| e.text.starts_with("reply "))
+            .count(),
+        CALLS
     );
 }

@@ -1,16 +1,19 @@
 //! Whatever the bot acknowledged survives a SIGKILL: the real binary (HTTP mode, against the
 //! sandbox) is killed at a random instant right after each ack — of a slash command, an
-//! approval, a rejection, a cancellation, a token submission and a deletion confirmation —
-//! then started again. Each acknowledged action is then carried out exactly once (one audit
-//! record of it, the rotation in the state it leads to), and `audit verify` passes.
+//! approval, a rejection, a cancellation, a token submission, a deletion confirmation and a
+//! token registration — then started again. Each acknowledged action is then carried out
+//! exactly once (one audit record of it, the rotation in the state it leads to), and
+//! `audit verify` passes. Before the fix, 3 to 4 approvals in 5 were lost this way.
 
 use crate::support::binary::{BinaryWorld, Bot};
 use scim_rotator::rotation::RotationState;
 use scim_rotator::sandbox::people::*;
+use scim_rotator::sandbox::slack::{datepicker_value, plain_text_value};
 use scim_rotator::slack::ids;
 
-/// Full rotations walked, each with four kills (request, approval, submission, deletion).
-const FULL_ROUNDS: usize = 2;
+/// Full rotations walked, each with four kills (request, approval, submission, deletion):
+/// with the rejection, the cancellation and the registration, 19 kills at random instants.
+const FULL_ROUNDS: usize = 4;
 
 #[tokio::test]
 async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
@@ -96,6 +99,49 @@ async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
         assert_eq!(t.count(Some(id), audit), 1, "{audit}");
         assert_eq!(t.rotation(id).state, state);
     }
+
+    // /scim register: the modal's submission, killed right after its ack.
+    let registered = t.count(None, "token_registered");
+    let reply = t
+        .world
+        .slack
+        .slash_command(
+            &bot.base,
+            LEAD,
+            CHANNEL,
+            "/scim",
+            &format!("register {CONNECTION}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.reply.status, 200);
+    let modal = crate::support::app::wait_for_modal(&t.world.slack, LEAD).await;
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    let submitted = t
+        .world
+        .slack
+        .submit_view(
+            &bot.base,
+            LEAD,
+            &modal.id,
+            &[
+                (
+                    ids::TOKEN_ID_BLOCK,
+                    ids::VALUE,
+                    plain_text_value("tok-registered"),
+                ),
+                (ids::CREATED_BLOCK, ids::VALUE, datepicker_value(&today)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(submitted.reply.status, 200);
+    bot.kill_soon().await;
+    bot = Bot::start(&t.config).await;
+    assert_eq!(t.count(None, "token_registered"), registered + 1);
 
     bot.kill_soon().await;
     let verify = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-rotator"))

@@ -710,3 +710,79 @@ async fn the_fake_graph_refuses_wrongly_cased_secret_keys() {
         serde_json::json!([{"key": "BaseAddress", "value": "*"}, {"key": "SecretToken", "value": "*"}])
     );
 }
+
+#[tokio::test]
+async fn concurrent_callers_share_one_login() {
+    let world = World::new().await;
+    let client = world.client();
+    let calls = (0..10).map(|_| client.get_job());
+    for result in futures_util::future::join_all(calls).await {
+        result.unwrap();
+    }
+    assert_eq!(world.logins(), 1, "one login for ten callers");
+}
+
+#[tokio::test]
+async fn a_hung_login_is_not_answering_after_one_attempt() {
+    let world = World::new().await;
+    for _ in 0..5 {
+        world
+            .sandbox
+            .microsoft
+            .faults()
+            .push(Route::Login, Fault::Hang);
+    }
+    let started = Instant::now();
+    let error = world.client().get_job().await.unwrap_err().to_string();
+    let took = started.elapsed();
+    assert!(
+        error.starts_with("Microsoft login is not answering: no answer within 2 s (1 attempt)"),
+        "{error}"
+    );
+    assert_eq!(
+        world.logins(),
+        1,
+        "a login that does not answer is not tried again"
+    );
+    assert!(took < policy().request_timeout * 2, "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_caller_joining_a_hung_login_waits_only_for_what_is_left_of_it() {
+    let world = World::new().await;
+    for _ in 0..5 {
+        world
+            .sandbox
+            .microsoft
+            .faults()
+            .push(Route::Login, Fault::Hang);
+    }
+    let client = world.client();
+    let first = async {
+        let started = Instant::now();
+        let result = client.get_job().await;
+        (result.is_err(), started.elapsed())
+    };
+    let second = async {
+        // Joins once the first caller's login is under way (as the fake sees it).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while world.logins() == 0 {
+            assert!(Instant::now() < deadline, "the first login never started");
+            tokio::task::yield_now().await;
+        }
+        let joined = Instant::now();
+        let result = client.get_job().await;
+        (result.is_err(), joined.elapsed())
+    };
+    let ((first_failed, first_took), (second_failed, second_waited)) = tokio::join!(first, second);
+    assert!(first_failed && second_failed);
+    assert_eq!(
+        world.logins(),
+        1,
+        "the second caller joined the first's attempt"
+    );
+    assert!(
+        second_waited <= first_took,
+        "the second waited {second_waited:?}, no longer than the attempt it joined ({first_took:?})"
+    );
+}

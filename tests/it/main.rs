@@ -12,6 +12,7 @@ mod check_config;
 mod cli;
 mod config;
 mod demo;
+mod demo_web;
 mod durable_acks;
 mod engine;
 mod graph_client;

@@ -658,7 +658,7 @@ async fn bad_input_is_answered_inline_and_sends_nothing() {
     let link = ask_for_link(&app, &step1, 1).await;
     let old = app.world.cloud.current_token.id.clone();
     let long = "x".repeat(40);
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("token", "")], "the field is empty"),
         (
             &[("token", "abc def ghi jkl mno pqr stu")],
@@ -673,6 +673,13 @@ async fn bad_input_is_answered_inline_and_sends_nothing() {
             "must be in the future",
         ),
         (&[("token", &long), ("expires", "next year")], "YYYY-MM-DD"),
+        (
+            &[
+                ("token", "short"),
+                ("expires", "pasted-token-in-the-date-field-0000"),
+            ],
+            "YYYY-MM-DD",
+        ),
     ];
     let before = Untouched::now(&app);
     for (fields, error) in cases {
@@ -683,6 +690,10 @@ async fn bad_input_is_answered_inline_and_sends_nothing() {
         assert_eq!(status, 422, "{fields:?}");
         assert!(body.contains(error), "{fields:?}: {body}");
         assert!(!body.contains(&long), "the token is not echoed");
+        assert!(
+            !body.contains("pasted-token"),
+            "a long date field is not echoed"
+        );
     }
     // A body that is not a form at all.
     let response = http()

@@ -314,6 +314,45 @@ impl FakeMicrosoft {
             .map(str::to_owned)
     }
 
+    /// Whether the primary app has a `SecretToken` saved (the portal shows it masked).
+    pub fn secret_token_saved(&self) -> bool {
+        lock(&self.shared.state)
+            .primary()
+            .secret("SecretToken")
+            .is_some()
+    }
+
+    /// The primary job as Graph's `GET …/jobs/{id}` returns it (status, quarantine, last
+    /// run), for pages that show the job's health.
+    pub fn job_json(&self) -> serde_json::Value {
+        lock(&self.shared.state).primary().job.to_json()
+    }
+
+    /// The portal's *Test Connection* with the saved credentials: `Ok` when AWS accepts
+    /// them, otherwise the portal's reason. Changes nothing.
+    pub fn test_saved_credentials(&self) -> Result<(), &'static str> {
+        let (reachable, credentials) = {
+            let mut state = lock(&self.shared.state);
+            let reachable = state.aws_reachable;
+            let app = state.primary();
+            let credentials = app
+                .secret("BaseAddress")
+                .zip(app.secret("SecretToken"))
+                .map(|(b, s)| (b.to_owned(), s.to_owned()));
+            (reachable, credentials)
+        };
+        let Some((base, secret)) = credentials else {
+            return Err("No credentials are saved: enter the Tenant URL and Secret Token.");
+        };
+        match self.shared.verdict(reachable, &base, &secret) {
+            ScimVerdict::Accepted => Ok(()),
+            ScimVerdict::Rejected => Err(
+                "The supplied credentials are not authorized: AWS answered HTTP 401 (the token is wrong, deleted or expired).",
+            ),
+            ScimVerdict::Unreachable => Err("Could not connect to the Tenant URL."),
+        }
+    }
+
     /// The primary job's status.
     pub fn job_status(&self) -> JobStatus {
         lock(&self.shared.state).primary().job.status.clone()

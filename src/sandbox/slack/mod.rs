@@ -266,6 +266,27 @@ impl FakeSlack {
         self.shared.workspace().views()
     }
 
+    /// The people of the workspace, by id.
+    pub fn users(&self) -> Vec<User> {
+        self.shared.workspace().users()
+    }
+
+    /// The workspace's user groups, by id.
+    pub fn usergroups(&self) -> Vec<UserGroup> {
+        self.shared.workspace().usergroups()
+    }
+
+    /// A channel by id or name.
+    pub fn channel(&self, reference: &str) -> Option<Channel> {
+        self.shared.workspace().channel(reference).cloned()
+    }
+
+    /// Changes whenever the bot does something visible (see [`FakeSlack::wait_until`]):
+    /// for a page that redraws when the bot posts, edits or opens a view.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.shared.activity.subscribe()
+    }
+
     /// Every Web API request the bot made (and every `response_url` post), in order.
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.shared.workspace().calls.clone()

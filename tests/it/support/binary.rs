@@ -200,7 +200,14 @@ pub struct Bot {
 impl Bot {
     /// Starts the bot and waits until it listens.
     pub async fn start(config: &Path) -> Bot {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-rotator"))
+        Bot::start_program(&[env!("CARGO_BIN_EXE_scim-rotator")], config).await
+    }
+
+    /// [`Bot::start`] with another command line before `run --config FILE` (e.g. a release
+    /// build under `taskset -c 0`).
+    pub async fn start_program(program: &[&str], config: &Path) -> Bot {
+        let mut child = tokio::process::Command::new(program[0])
+            .args(&program[1..])
             .args(["run", "--config"])
             .arg(config)
             .env("RUST_LOG", "info")
@@ -258,14 +265,7 @@ impl Bot {
 
     /// The most memory the process has held (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        let pid = self.child.id().expect("the bot is running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .expect("/proc/PID/status has VmHWM")
+        peak_rss_kib(self.child.id().expect("the bot is running"))
     }
 
     /// `GET /metrics`, as text.
@@ -277,6 +277,17 @@ impl Bot {
             .await
             .unwrap()
     }
+}
+
+/// The most memory process `pid` has held (`VmHWM`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .expect("/proc/PID/status has VmHWM")
 }
 
 /// The value of one sample in a Prometheus exposition (`name{labels}` exactly), or 0.

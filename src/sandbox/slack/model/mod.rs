@@ -177,6 +177,14 @@ impl Workspace {
 
     // ----- reads -------------------------------------------------------------------------
 
+    pub fn users(&self) -> Vec<User> {
+        self.users.values().cloned().collect()
+    }
+
+    pub fn usergroups(&self) -> Vec<UserGroup> {
+        self.usergroups.values().cloned().collect()
+    }
+
     pub fn user(&self, id: &str) -> Option<&User> {
         self.users.get(id)
     }
