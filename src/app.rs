@@ -14,8 +14,10 @@ use crate::server::{self, AppState, HealthEndpoint, SlackEndpoints};
 use crate::slack::api::{Pacing, SlackApi};
 use crate::slack::approvers::{ApproverDirectory, REFRESH_EVERY};
 use crate::slack::bot::SlackBot;
+use crate::slack::identity::WorkspaceIdentity;
+use crate::slack::inbound::InboundGuard;
 use crate::slack::presenter::Presenter;
-use crate::slack::socket::SocketMode;
+use crate::slack::socket::{SocketLiveness, SocketMode};
 use crate::store::Store;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -66,6 +68,9 @@ pub struct RunOptions {
     /// How Slack calls are paced: Slack's limits in production; unpaced against the fake
     /// Slack in tests, where the wait would only slow the suite.
     pub slack_pacing: Pacing,
+    /// How a silent Socket Mode connection is noticed ([`SocketLiveness::PRODUCTION`];
+    /// tests shorten it to see a replacement in seconds).
+    pub socket_liveness: SocketLiveness,
 }
 
 /// Builds the connections the engine acts on from the configuration.
@@ -159,6 +164,15 @@ impl RunningApp {
                 tracing::warn!(error = %error, "cannot identify the Slack workspace yet; calls are paced without Slack's tiers")
             }
         }
+        // Whose requests to answer: refuse to start rather than answer every workspace.
+        let identity = Arc::new(
+            WorkspaceIdentity::learn(&api, config.slack.app_id.as_deref())
+                .await
+                .context(
+                    "asking Slack which workspace and app this bot is (auth.test, bots.info)",
+                )?,
+        );
+        tracing::info!(team = %identity.team_id, app = %identity.app_id, "Slack workspace and app");
         let approvers = Arc::new(ApproverDirectory::new(
             &config.slack.approvers,
             &config.slack.approver_groups,
@@ -210,6 +224,7 @@ impl RunningApp {
                     .signing_secret
                     .clone()
                     .context("slack.signing_secret is required in http mode")?,
+                guard: Arc::new(InboundGuard::new((*identity).clone())),
             }),
             SlackMode::Socket => None,
         };
@@ -256,9 +271,14 @@ impl RunningApp {
                     .clone()
                     .context("slack.app_token is required in socket mode")?;
                 Some(
-                    SocketMode::start(Arc::clone(&bot), &app_token)
-                        .await
-                        .map_err(anyhow::Error::msg)?,
+                    SocketMode::start(
+                        Arc::clone(&bot),
+                        &app_token,
+                        Arc::clone(&identity),
+                        options.socket_liveness,
+                    )
+                    .await
+                    .map_err(anyhow::Error::msg)?,
                 )
             }
             SlackMode::Http => None,

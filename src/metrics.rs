@@ -318,7 +318,7 @@ pub fn render(metrics: &Metrics, gauges: &Gauges) -> String {
         &mut out,
         "scim_rotator_requests_refused_total",
         "counter",
-        "HTTP requests refused before they were handled, by reason.",
+        "Requests refused before they were handled, by reason (HTTP requests, and Socket Mode envelopes from another workspace or app).",
     );
     for (reason, n) in copy(&metrics.refused) {
         sample(
@@ -329,6 +329,13 @@ pub fn render(metrics: &Metrics, gauges: &Gauges) -> String {
         );
     }
     out
+}
+
+/// The process's refusal log, for refusals outside the HTTP layer's own (Socket Mode
+/// envelopes from another workspace or app, replays): counted in the same metric.
+pub fn refusals() -> &'static RefusalLog {
+    static LOG: std::sync::OnceLock<RefusalLog> = std::sync::OnceLock::new();
+    LOG.get_or_init(RefusalLog::new)
 }
 
 /// How often a flood of refusals is summarised in the log, per reason.

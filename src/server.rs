@@ -14,6 +14,8 @@ use crate::metrics::{self, Gauges};
 use crate::rotation::expiry::days_left;
 use crate::scheduler::Scheduler;
 use crate::slack::bot::SlackBot;
+use crate::slack::identity::Origin;
+use crate::slack::inbound::{self, InboundGuard, require_content_type};
 use crate::slack::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::store::Store;
 use axum::Router;
@@ -64,6 +66,8 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 pub struct SlackEndpoints {
     pub bot: Arc<SlackBot>,
     pub signing_secret: SecretString,
+    /// Replay guard and workspace/app identity (`crate::slack::inbound`).
+    pub guard: Arc<InboundGuard>,
 }
 
 /// Refused requests are counted per reason and logged as a summary at most every 10 s per
@@ -147,7 +151,7 @@ fn api_key_matches(secret: &SecretString, given: Option<&axum::http::HeaderValue
 }
 
 /// `POST /aws/health-events`: an EventBridge event, as an API destination sends it.
-/// 401 without the right key, 400 for a body that is not an event, 202 for events the bot
+/// 401 without the right key, 415 unless it is sent as JSON, 400 for a body that is not an event, 202 for events the bot
 /// does not handle (other types, unknown accounts), 200 with what was done otherwise, and
 /// 503 when the database cannot record it (EventBridge retries).
 async fn aws_health_event(
@@ -167,6 +171,9 @@ async fn aws_health_event(
             "an AWS Health event without the right x-api-key",
         );
         return refuse(StatusCode::UNAUTHORIZED, "missing or wrong x-api-key");
+    }
+    if let Err(refusal) = require_content_type(&headers, inbound::JSON) {
+        return refusal.into_response();
     }
     let event = match health::parse_event(&body) {
         Ok(event) => event,
@@ -246,7 +253,28 @@ fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, BytesRejection> {
     })
 }
 
+/// The signature (401), then the replay guard (401), then the content type (415).
 fn verified<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    content_type: &str,
+) -> Result<&'a SlackEndpoints, inbound::Refusal> {
+    let slack = signed(state, headers, body)?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let timestamp = header(TIMESTAMP_HEADER)
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .unwrap_or_default();
+    slack.guard.first_use(
+        timestamp,
+        header(SIGNATURE_HEADER).unwrap_or_default(),
+        state.clock.now(),
+    )?;
+    require_content_type(headers, content_type)?;
+    Ok(slack)
+}
+
+fn signed<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -282,11 +310,20 @@ async fn slack_events(
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
-    let slack = match verified(&state, &headers, &body) {
+    let slack = match verified(&state, &headers, &body, inbound::JSON) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),
     };
-    let event: SlackPushEvent = match serde_json::from_slice(&body) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        refusals().refused("malformed", "an event that is not JSON");
+        return refuse(StatusCode::BAD_REQUEST, "malformed event: not JSON");
+    };
+    if value["type"] != "url_verification" {
+        if let Err(refusal) = slack.guard.admit(&Origin::of_event_json(&value), "event") {
+            return refusal.into_response();
+        }
+    }
+    let event: SlackPushEvent = match serde_json::from_value(value) {
         Ok(event) => event,
         Err(_) => {
             refusals().refused("malformed", "not a Slack Events API payload");
@@ -331,7 +368,7 @@ async fn slack_interactivity(
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
-    let slack = match verified(&state, &headers, &body) {
+    let slack = match verified(&state, &headers, &body, inbound::FORM) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),
     };
@@ -342,7 +379,20 @@ async fn slack_interactivity(
             "malformed interaction: expected a form field 'payload'",
         );
     };
-    let event: SlackInteractionEvent = match serde_json::from_str(&form.payload) {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&form.payload) else {
+        refusals().refused("malformed", "an interaction payload that is not JSON");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "malformed interaction: payload is not JSON",
+        );
+    };
+    if let Err(refusal) = slack
+        .guard
+        .admit(&Origin::of_interaction_json(&value), "interaction")
+    {
+        return refusal.into_response();
+    }
+    let event: SlackInteractionEvent = match serde_json::from_value(value) {
         Ok(event) => event,
         Err(_) => {
             refusals().refused("malformed", "a payload that is not a Slack interaction");
@@ -353,6 +403,10 @@ async fn slack_interactivity(
         }
     };
     drop(form);
+    if let Some(reason) = crate::slack::interaction::malformed(&event) {
+        refusals().refused("malformed", reason);
+        return refuse(StatusCode::BAD_REQUEST, reason);
+    }
     // Verified and parsed; the bot persists whatever the interaction changes, then acks.
     match slack.bot.handle_interaction(event).await {
         SlackInteractionResponse::Empty => StatusCode::OK.into_response(),
@@ -370,10 +424,21 @@ async fn slack_commands(
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
-    let slack = match verified(&state, &headers, &body) {
+    let slack = match verified(&state, &headers, &body, inbound::FORM) {
         Ok(slack) => slack,
         Err(refusal) => return refusal.into_response(),
     };
+    let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        refusals().refused("malformed", "a slash command form that does not parse");
+        return refuse(StatusCode::BAD_REQUEST, "malformed slash command form");
+    };
+    if let Err(refusal) = slack
+        .guard
+        .admit(&Origin::of_command_form(&fields), "command")
+    {
+        return refusal.into_response();
+    }
+    drop(fields);
     let event: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
         Ok(event) => event,
         Err(_) => {

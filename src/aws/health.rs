@@ -14,8 +14,16 @@
 //! | `2027/03/14`                        | that day                         |
 //! | `March 14, 2027`, `Mar 14, 2027`, `Mar. 14th 2027` | that day          |
 //! | `14 March 2027`, `14 Mar 2027`, `Sun, 14 Mar 2027 10:00:00 GMT` | that day |
+//! | `Fri Jan 22 10:00:00 UTC 2027`, `Jan 22 10:00:00 GMT 2027` | that moment (the shape of AWS's notice) |
+//! | `Jan 22 10:00:00 PST 2027`          | ambiguous (a zone other than UTC/GMT): no date |
 //! | `03/14/2027`, `14/03/2027`          | that day, **only when unambiguous** (one number above 12) |
 //! | `03/04/2027`                        | ambiguous (March 4 or April 3?): no date |
+//!
+//! AWS's one published notice reads "The SCIM access token used to automatically provision
+//! users and groups from your IdP to IAM Identity Center expires in 89 days on xxx xx:xx:xx
+//! UTC yyyy." (date masked): the shape of Java's `Date.toString()`, `Mon DD HH:MM:SS UTC YYYY`,
+//! perhaps with a leading weekday. Zone abbreviations other than UTC/GMT name no fixed offset
+//! (`CST` is three zones), so such a date is reported as ambiguous rather than guessed.
 //!
 //! A day without a time means 00:00 UTC on that day: the earliest moment the token could
 //! expire, so warnings come early rather than late. When the text holds several dates, the
@@ -207,6 +215,13 @@ static DAY_FIRST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3,9}\.?),?\s+(\d{4})\b")
         .expect("a valid pattern")
 });
+/// `[Fri ]Jan 22 10:00:00 UTC 2027` (Java's `Date.toString()`, as in AWS's notice).
+static CLOCK_THEN_YEAR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?([a-z]{3,9}\.?)\s+(\d{1,2}),?\s+(\d{1,2}):(\d{2}):(\d{2})\s+([a-z]{1,5})\s+(\d{4})\b",
+    )
+    .expect("a valid pattern")
+});
 static SLASH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b").expect("a valid pattern"));
 static EXPIRY_WORD: LazyLock<Regex> =
@@ -296,6 +311,27 @@ fn candidates(text: &str) -> (Vec<Candidate>, Vec<String>) {
             )
         })();
         push(whole.start(), whole.as_str(), at.map(|at| (at, false)));
+    }
+    for caps in CLOCK_THEN_YEAR.captures_iter(text) {
+        let whole = caps.get(0).expect("group 0 always matches");
+        let zone = caps.get(6).map_or("", |m| m.as_str());
+        if !zone.eq_ignore_ascii_case("utc") && !zone.eq_ignore_ascii_case("gmt") {
+            if month_number(caps.get(1).map_or("", |m| m.as_str())).is_some() {
+                ambiguous.push(whole.as_str().to_owned());
+            }
+            continue;
+        }
+        let at = (|| {
+            let date = NaiveDate::from_ymd_opt(
+                number(&caps, 7)?,
+                month_number(caps.get(1)?.as_str())?,
+                number(&caps, 2)?,
+            )?;
+            let time =
+                NaiveTime::from_hms_opt(number(&caps, 3)?, number(&caps, 4)?, number(&caps, 5)?)?;
+            Some(date.and_time(time).and_utc())
+        })();
+        push(whole.start(), whole.as_str(), at.map(|at| (at, true)));
     }
     for caps in SLASH.captures_iter(text) {
         let whole = caps.get(0).expect("group 0 always matches");
@@ -404,6 +440,56 @@ mod tests {
                 .map_or(format, |rest| &rest[..11]);
             assert_eq!(date.text, matched, "{format}");
         }
+    }
+
+    /// AWS's one published notice, with its masked date filled in.
+    fn published(date: &str) -> String {
+        format!(
+            "The SCIM access token used to automatically provision users and groups from your IdP to IAM Identity Center expires in 89 days on {date}."
+        )
+    }
+
+    #[test]
+    fn the_published_notice_is_read_with_and_without_a_weekday_in_utc_or_gmt() {
+        let moment = Utc.with_ymd_and_hms(2027, 1, 22, 10, 0, 0).unwrap();
+        for date in [
+            "Fri Jan 22 10:00:00 UTC 2027",
+            "Jan 22 10:00:00 UTC 2027",
+            "Fri Jan 22 10:00:00 GMT 2027",
+            "Jan 22 10:00:00 GMT 2027",
+            "Friday Jan 22 10:00:00 UTC 2027",
+            "Jan 22 10:00:00 utc 2027",
+        ] {
+            let found = found(&published(date));
+            assert_eq!(found.at, moment, "{date}");
+            assert!(found.has_time, "{date}");
+            assert!(date.ends_with(&found.text), "{date}: {}", found.text);
+        }
+        assert_eq!(
+            found(&published("Tue Mar 02 23:59:59 UTC 2027")).at,
+            Utc.with_ymd_and_hms(2027, 3, 2, 23, 59, 59).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_published_notice_with_its_mask_or_a_local_zone_gives_no_date() {
+        assert_eq!(
+            expiry_in(&published("xxx xx:xx:xx UTC yyyy")),
+            ExpiryText::NoDate
+        );
+        assert_eq!(
+            expiry_in(&published("Jan 22 10:00:00 PST 2027")),
+            ExpiryText::Ambiguous("Jan 22 10:00:00 PST 2027".to_owned())
+        );
+        assert_eq!(
+            expiry_in(&published("Feb 30 10:00:00 UTC 2027")),
+            ExpiryText::NoDate,
+            "a day that does not exist"
+        );
+        assert_eq!(
+            expiry_in(&published("03/04/2027")),
+            ExpiryText::Ambiguous("03/04/2027".to_owned())
+        );
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl ClientCertificate {
             reason => CertificateError::BadKey { reason },
         })?;
         let public_key = rsa_public_key(&certificate).ok_or(CertificateError::BadCertificate)?;
-        if public_key != key.public().as_ref() {
+        if public_key.as_slice() != key.public().as_ref() {
             return Err(CertificateError::KeyMismatch);
         }
         let (x5t, x5t_s256) = thumbprints(&certificate);
@@ -159,7 +159,7 @@ impl ClientCertificate {
             "aud": audience,
             "iss": client_id,
             "sub": client_id,
-            "jti": random_uuid().map_err(|_| SigningFailed)?,
+            "jti": random_uuid()?,
             "nbf": issued,
             "exp": issued + ASSERTION_LIFETIME.as_secs(),
         });
@@ -202,92 +202,40 @@ pub(crate) fn thumbprints(certificate_der: &[u8]) -> (String, String) {
     )
 }
 
-/// A random version-4 UUID (the assertion's `jti`), from the system's secure generator.
-fn random_uuid() -> Result<String, ring::error::Unspecified> {
-    let mut bytes: [u8; 16] = ring::rand::generate(&SystemRandom::new())?.expose();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = hex::encode(bytes);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
+/// A random version-4 UUID (the assertion's `jti`), from the operating system's generator.
+fn random_uuid() -> Result<String, SigningFailed> {
+    let mut bytes = [0u8; 16];
+    ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut bytes).map_err(|_| SigningFailed)?;
+    Ok(uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string())
 }
 
 /// The RSA public key of an X.509 certificate, as PKCS#1 `RSAPublicKey` DER (what ring's RSA
-/// verifiers and `RsaKeyPair::public` use), or `None` when the certificate does not parse or
-/// its key is not RSA.
+/// verifiers and `RsaKeyPair::public` use), or `None` when the certificate does not parse
+/// (as a whole, with nothing after it) or its key is not a well-formed RSA key.
 ///
-/// Only the path to the key is walked: `Certificate → tbsCertificate → [version], serial,
-/// signature, issuer, validity, subject → subjectPublicKeyInfo → (algorithm, BIT STRING)`.
-pub(crate) fn rsa_public_key(certificate_der: &[u8]) -> Option<&[u8]> {
-    const SEQUENCE: u8 = 0x30;
-    const EXPLICIT_VERSION: u8 = 0xa0;
-    const OBJECT_IDENTIFIER: u8 = 0x06;
-    const BIT_STRING: u8 = 0x03;
-    /// 1.2.840.113549.1.1.1
-    const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-
-    let certificate = der_expect(certificate_der, SEQUENCE)?.0;
-    let mut fields = der_expect(certificate, SEQUENCE)?.0;
-    let (tag, _, after_version) = der_element(fields)?;
-    if tag == EXPLICIT_VERSION {
-        fields = after_version;
-    }
-    // serialNumber, signature, issuer, validity, subject.
-    for _ in 0..5 {
-        fields = der_element(fields)?.2;
-    }
-    let spki = der_expect(fields, SEQUENCE)?.0;
-    let (algorithm, rest) = der_expect(spki, SEQUENCE)?;
-    let oid = der_expect(algorithm, OBJECT_IDENTIFIER)?.0;
-    if oid != RSA_ENCRYPTION {
+/// Parsed with `x509-parser` (a maintained DER/X.509 parser), not by hand.
+pub(crate) fn rsa_public_key(certificate_der: &[u8]) -> Option<Vec<u8>> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    use x509_parser::public_key::PublicKey;
+    let (rest, certificate) = X509Certificate::from_der(certificate_der).ok()?;
+    if !rest.is_empty() {
         return None;
     }
-    let bits = der_expect(rest, BIT_STRING)?.0;
-    match bits.split_first() {
-        // No unused bits: the key is whole bytes.
-        Some((0, key)) if !key.is_empty() => Some(key),
+    let spki = certificate.public_key();
+    if spki.algorithm.algorithm != x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION
+        || spki.subject_public_key.unused_bits != 0
+    {
+        return None;
+    }
+    match spki.parsed().ok()? {
+        PublicKey::RSA(rsa) if !rsa.modulus.is_empty() && !rsa.exponent.is_empty() => {
+            Some(spki.subject_public_key.data.to_vec())
+        }
         _ => None,
     }
-}
-
-/// The first DER element of `input` if its tag is `tag`: (contents, what follows).
-fn der_expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (found, contents, rest) = der_element(input)?;
-    (found == tag).then_some((contents, rest))
-}
-
-/// The first DER element of `input`: (tag, contents, what follows). Single-byte tags and
-/// definite lengths up to four bytes, which is all a certificate's path to its key uses.
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    if tag & 0x1f == 0x1f {
-        return None;
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at(count);
-        let length = bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (length, rest)
-    };
-    if rest.len() < length {
-        return None;
-    }
-    let (contents, rest) = rest.split_at(length);
-    Some((tag, contents, rest))
 }
 
 #[cfg(test)]
@@ -417,7 +365,7 @@ mod tests {
         let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
         ring::signature::UnparsedPublicKey::new(
             &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-            public_key,
+            &public_key,
         )
         .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
         .unwrap();
@@ -430,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn the_der_walk_refuses_what_is_not_a_certificate() {
+    fn what_is_not_a_certificate_has_no_key() {
         assert_eq!(rsa_public_key(&[]), None);
         assert_eq!(rsa_public_key(&[0x30, 0x82, 0xff]), None);
         assert_eq!(rsa_public_key(&[0x30, 0x00]), None);

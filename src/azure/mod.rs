@@ -10,8 +10,6 @@ mod job;
 mod login;
 mod settings;
 
-pub(crate) use certificate::{rsa_public_key, thumbprints};
-
 pub use certificate::{CertificateError, ClientCertificate};
 pub use client::{AWS_APP_TEMPLATE_ID, AWS_JOB_TEMPLATE_ID, GraphClient};
 pub use error::{CODE_VALIDATION_FAILURE, CODE_VALIDATION_UNAVAILABLE, GraphError, Service};

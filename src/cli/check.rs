@@ -59,6 +59,12 @@ pub async fn run(path: &Path, config: &Config) -> anyhow::Result<Exit> {
             "check slack.api_url and that this host can reach Slack over HTTPS (proxy, firewall)",
         ),
     }
+    for line in super::check_slack_app::checks(config, &api).await {
+        match line {
+            Ok(text) => report.ok(&text),
+            Err((text, fix)) => report.fail(&text, &fix),
+        }
+    }
     let channel = &config.slack.channel;
     match api.channel_info(channel).await {
         Ok(info) if info.is_member => report.ok(&format!(

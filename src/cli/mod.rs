@@ -3,6 +3,7 @@
 
 mod audit;
 mod check;
+mod check_slack_app;
 mod store_view;
 mod sweep;
 mod tokens;
@@ -172,6 +173,7 @@ async fn run_bot(config: crate::config::Config) -> anyhow::Result<Exit> {
         retry: crate::retry::RetryPolicy::default(),
         run_scheduler: true,
         slack_pacing: crate::slack::api::Pacing::SlackLimits,
+        socket_liveness: crate::slack::socket::SocketLiveness::PRODUCTION,
     };
     let app = crate::app::RunningApp::start(&config, options).await?;
     crate::app::shutdown_signal().await;

@@ -152,6 +152,9 @@ pub struct SlackConfig {
     pub allow_self_approval: bool,
     /// How long a rotation request waits for approval before it expires.
     pub approval_timeout: Duration,
+    /// The Slack app's id (`A…`); requests for another app are refused. `None`: asked of
+    /// Slack at start (`bots.info` for the bot token's bot).
+    pub app_id: Option<String>,
 }
 
 /// `[server]`: the HTTP listener (Slack endpoints in HTTP mode, health, metrics, AWS Health).

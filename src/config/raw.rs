@@ -51,6 +51,7 @@ pub(super) struct RawSlack {
     #[serde(default)]
     pub allow_self_approval: bool,
     pub approval_timeout: Option<Spanned<String>>,
+    pub app_id: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -127,7 +127,26 @@ impl<'a> Resolver<'a> {
             });
         }
 
+        let app_id = match &raw.app_id {
+            None => None,
+            Some(value) => {
+                let id = self.word("slack.app_id", value)?;
+                if !id.starts_with('A') || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(self.invalid(
+                        value,
+                        "slack.app_id",
+                        format!(
+                            "'{}' is not a Slack app id (A…, shown on the app's Basic Information page)",
+                            one_line(&id)
+                        ),
+                    ));
+                }
+                Some(id)
+            }
+        };
+
         Ok(SlackConfig {
+            app_id,
             mode,
             bot_token,
             app_token,

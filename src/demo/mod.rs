@@ -83,6 +83,7 @@ pub async fn run(
             retry: RetryPolicy::default(),
             run_scheduler: false,
             slack_pacing: options.slack_pacing,
+            socket_liveness: crate::slack::socket::SocketLiveness::PRODUCTION,
         },
     )
     .await

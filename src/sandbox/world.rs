@@ -63,6 +63,8 @@ impl SandboxWorld {
     pub fn config(&self, store: &Path, mode: SlackMode) -> Config {
         Config {
             slack: SlackConfig {
+                // Learned from the fake's auth.test and bots.info, as in production.
+                app_id: None,
                 mode,
                 bot_token: SecretString::from(identity::BOT_TOKEN),
                 app_token: Some(SecretString::from(identity::APP_TOKEN)),

@@ -386,6 +386,25 @@ impl SlackApi {
         })
     }
 
+    /// A Web API method answered as raw JSON (for the few fields slack-morphism's models
+    /// drop, such as `auth.test`'s `enterprise_id`; see [`super::identity`]). Bounded and
+    /// counted like every other call.
+    pub async fn call_json(
+        &self,
+        method: &'static str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, SlackApiError> {
+        let token = self.token();
+        bounded(
+            method,
+            self.client
+                .open_session(&token)
+                .http_session_api
+                .http_post(method, &params, None),
+        )
+        .await
+    }
+
     /// What the bot knows of `channel` (`check-config`): its name, and whether the bot is a
     /// member (it must be, to post). Needs the `channels:read` (or, for a private channel,
     /// `groups:read`) scope.

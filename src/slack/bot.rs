@@ -12,6 +12,7 @@
 
 use super::api::SlackApi;
 use super::approvers::ApproverDirectory;
+use super::binding::{self, ModalSeal};
 use super::interaction::{self, Button, Click, Interaction, Registration, TokenSubmission};
 use super::outbox::{self, Lane, LaneReceiver, ReplyOutcome, ReplyStats};
 use super::render::{self, ConnectionInfo, StatusRow};
@@ -70,6 +71,8 @@ pub struct SlackBot {
     stats: Arc<ReplyStats>,
     /// The web form (`[intake] web_form`), set once at start.
     intake: std::sync::OnceLock<Arc<crate::intake::Intake>>,
+    /// Seals modal metadata to the user and request it was opened for (`binding`).
+    seal: ModalSeal,
 }
 
 impl SlackBot {
@@ -105,6 +108,7 @@ impl SlackBot {
             views,
             stats,
             intake: std::sync::OnceLock::new(),
+            seal: ModalSeal::random(),
         });
         tokio::spawn(send_replies(Arc::downgrade(&bot), reply_queue));
         tokio::spawn(open_views(Arc::downgrade(&bot), view_queue));
@@ -130,23 +134,25 @@ impl SlackBot {
     /// once whatever the interaction changes is committed.
     pub async fn handle_interaction(
         &self,
-        event: SlackInteractionEvent,
+        mut event: SlackInteractionEvent,
     ) -> SlackInteractionResponse {
+        if let SlackInteractionEvent::ViewSubmission(submission) = &mut event {
+            if let Some(refusal) = self.unsealed(submission) {
+                return refusal;
+            }
+        }
         match interaction::parse(event) {
             Interaction::Click(click) => {
+                if let Some(refusal) = self.foreign_click(&click) {
+                    self.ephemeral(click.channel, click.user, click.thread_ts, refusal);
+                    return SlackInteractionResponse::Empty;
+                }
                 self.command_click(click).await;
                 SlackInteractionResponse::Empty
             }
             Interaction::SubmitToken(submission) => {
-                if self
-                    .intake
-                    .get()
-                    .is_some_and(|intake| !intake.slack_modal())
-                {
-                    return view_errors([(
-                        super::ids::TOKEN_BLOCK,
-                        "This bot takes the token only through its web form: click *Enter new token* for a link.",
-                    )]);
+                if self.form_only() {
+                    return view_errors([(super::ids::TOKEN_BLOCK, FORM_ONLY)]);
                 }
                 if let Some(errors) = self.submission_errors(&submission) {
                     return errors;
@@ -167,9 +173,85 @@ impl SlackBot {
             Interaction::InvalidSubmission(errors) => SlackInteractionResponse::ViewSubmission(
                 SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors)),
             ),
+            Interaction::NotUnderstood {
+                user,
+                channel,
+                thread_ts,
+                what,
+            } => {
+                tracing::info!("a click the bot cannot act on was answered");
+                self.ephemeral(channel, user, thread_ts, what);
+                SlackInteractionResponse::Empty
+            }
             Interaction::Ignored(why) => {
                 tracing::debug!(why, "interaction ignored");
                 SlackInteractionResponse::Empty
+            }
+        }
+    }
+
+    /// Opens a submitted modal's sealed metadata; a tampered or stale one is answered inside
+    /// the modal, on its first input, and goes no further.
+    fn unsealed(
+        &self,
+        submission: &mut SlackInteractionViewSubmissionEvent,
+    ) -> Option<SlackInteractionResponse> {
+        let block = match &submission.view.view {
+            SlackView::Modal(modal) => match modal.callback_id.as_ref().map(|c| c.0.as_str()) {
+                Some(super::ids::SUBMIT_TOKEN) if self.form_only() => {
+                    return Some(view_errors([(super::ids::TOKEN_BLOCK, FORM_ONLY)]));
+                }
+                Some(super::ids::SUBMIT_TOKEN) => super::ids::TOKEN_BLOCK,
+                Some(super::ids::REGISTER_TOKEN) => super::ids::TOKEN_ID_BLOCK,
+                _ => return None,
+            },
+            SlackView::Home(_) => return None,
+        };
+        if self.seal.open_submission(submission) {
+            return None;
+        }
+        crate::metrics::refusals().refused(
+            "stale_modal",
+            "a modal submission whose metadata does not match what was opened",
+        );
+        Some(view_errors([(block, binding::STALE_MODAL)]))
+    }
+
+    /// Whether tokens are taken only through the web form (`[intake] slack_modal = false`).
+    fn form_only(&self) -> bool {
+        self.intake
+            .get()
+            .is_some_and(|intake| !intake.slack_modal())
+    }
+
+    /// Why a rotation button may not act: it is not on one of that rotation's messages.
+    fn foreign_click(&self, click: &Click) -> Option<String> {
+        let rotation = match &click.action {
+            Button::StartRotation(_) => return None,
+            Button::Approve(id)
+            | Button::Reject(id)
+            | Button::Cancel(id)
+            | Button::EnterToken(id)
+            | Button::ConfirmDeleted(id)
+            | Button::Retry(id) => *id,
+        };
+        match binding::click_belongs(
+            self.engine.store(),
+            rotation,
+            click.channel.as_deref(),
+            click.message_ts.as_deref(),
+        ) {
+            Ok(true) => None,
+            Ok(false) => {
+                crate::metrics::refusals().refused(
+                    "foreign_button",
+                    "a rotation button outside that rotation's messages",
+                );
+                Some(binding::FOREIGN_BUTTON.to_owned())
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "cannot read rotation messages");
+                Some(render::BOT_FAULT.to_owned())
             }
         }
     }
@@ -288,7 +370,8 @@ impl SlackBot {
             aws_region: &connection.aws_region,
         };
         let default_expiry = self.engine.now().date_naive() + Duration::days(TOKEN_LIFETIME_DAYS);
-        let view = render::token_modal(&rotation, &info, default_expiry);
+        let mut view = render::token_modal(&rotation, &info, default_expiry);
+        self.seal.seal_view(&mut view, &click.user);
         let intake = self.intake.get();
         let modal = intake.is_none_or(|intake| intake.slack_modal());
         if modal {
@@ -476,8 +559,9 @@ impl SlackBot {
                         Refusal::Registration(crate::rotation::RegistrationProblem::NotApprover);
                     return ephemeral_reply(render::refusal_text(&refusal), vec![]);
                 }
-                let view =
+                let mut view =
                     render::register_modal(&connection, &event.channel_id.0, now.date_naive());
+                self.seal.seal_view(&mut view, &user);
                 self.views.push(ViewRequest {
                     trigger_id: event.trigger_id.0,
                     view,
@@ -514,10 +598,19 @@ impl SlackBot {
             tracing::debug!(event_id = %event.event_id.0, "redelivered event dropped");
             return;
         }
-        if let SlackEventCallbackBody::AppHomeOpened(opened) = event.event {
-            self.replies.push(Reply::Home {
-                user: opened.user.0,
-            });
+        match event.event {
+            SlackEventCallbackBody::AppHomeOpened(opened) => {
+                self.replies.push(Reply::Home {
+                    user: opened.user.0,
+                });
+            }
+            // Approver groups changed: applied before the ack (see `approvers`).
+            SlackEventCallbackBody::Unknown(body) => {
+                if let Some(change) = super::approvers::GroupChange::from_event(&body) {
+                    self.approvers.apply_event(&change);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -629,6 +722,10 @@ async fn open_views(bot: Weak<SlackBot>, mut queue: LaneReceiver<ViewRequest>) {
 fn render_section(text: &str) -> SlackBlock {
     SlackSectionBlock::new().with_text(md!("{}", text)).into()
 }
+
+/// What a token modal is told when the bot takes tokens only through its web form.
+const FORM_ONLY: &str =
+    "This bot takes the token only through its web form: click *Enter new token* for a link.";
 
 fn view_errors<const N: usize>(errors: [(&str, &str); N]) -> SlackInteractionResponse {
     SlackInteractionResponse::ViewSubmission(SlackViewSubmissionResponse::Errors(

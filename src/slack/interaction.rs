@@ -62,8 +62,61 @@ pub enum Interaction {
     Register(Registration),
     /// Bad input in a modal: errors by block id, shown inline by Slack.
     InvalidSubmission(HashMap<String, String>),
-    /// Something the bot does not act on (a view closed, an unknown action).
+    /// A click the bot cannot act on (an action id it never rendered, a value that is not
+    /// what its button carries): the clicker is told, nothing changes.
+    NotUnderstood {
+        user: String,
+        channel: Option<String>,
+        thread_ts: Option<String>,
+        what: String,
+    },
+    /// Something the bot does not act on (a view closed).
     Ignored(&'static str),
+}
+
+/// Why a payload is malformed for this app (HTTP: 400 with this reason; Socket Mode: acked
+/// and logged), or `None` when [`parse`] can read it. Checked before anything else.
+pub fn malformed(event: &SlackInteractionEvent) -> Option<&'static str> {
+    match event {
+        SlackInteractionEvent::BlockActions(click) => {
+            if click.user.as_ref().is_none_or(|u| u.id.0.trim().is_empty()) {
+                Some("malformed interaction: a click without a user")
+            } else if click.actions.as_ref().is_none_or(Vec::is_empty) {
+                Some("malformed interaction: a click without an action")
+            } else {
+                None
+            }
+        }
+        SlackInteractionEvent::ViewSubmission(submission) => match &submission.view.view {
+            SlackView::Home(_) => Some("malformed interaction: a submission from the home tab"),
+            SlackView::Modal(modal) => {
+                let callback = modal.callback_id.as_ref().map(|c| c.0.as_str());
+                match callback {
+                    Some(ids::SUBMIT_TOKEN | ids::REGISTER_TOKEN) => None,
+                    _ => {
+                        Some("malformed interaction: a submission of a modal this app never opened")
+                    }
+                }
+            }
+        },
+        SlackInteractionEvent::ViewClosed(_) => None,
+        _ => Some("malformed interaction: an interaction type this app does not use"),
+    }
+}
+
+/// An action id or value as it may be repeated back: short and plain, else a placeholder
+/// (a click's value could hold anything, a pasted secret included).
+fn shown(text: &str) -> String {
+    if !text.is_empty()
+        && text.len() <= 40
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        format!("`{text}`")
+    } else {
+        "this one".to_owned()
+    }
 }
 
 /// Parses one interaction payload.
@@ -83,7 +136,14 @@ fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
         return Interaction::Ignored("click without an action");
     };
     let value = action.value.unwrap_or_default();
-    let rotation = || value.trim().parse::<i64>().ok().map(RotationId);
+    let rotation = || {
+        value
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(RotationId)
+    };
     let button = match action.action_id.0.as_str() {
         ids::START_ROTATION if !value.trim().is_empty() => {
             Some(Button::StartRotation(value.trim().to_owned()))
@@ -95,9 +155,6 @@ fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
         ids::CONFIRM_DELETED => rotation().map(Button::ConfirmDeleted),
         ids::RETRY => rotation().map(Button::Retry),
         _ => None,
-    };
-    let Some(button) = button else {
-        return Interaction::Ignored("unknown action or malformed value");
     };
     let (channel, message_ts) = match &event.container {
         SlackInteractionActionContainer::Message(m) => (
@@ -112,6 +169,26 @@ fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
         .as_ref()
         .and_then(|m| m.origin.thread_ts.as_ref().map(|t| t.0.clone()))
         .or_else(|| message_ts.clone());
+    let Some(button) = button else {
+        let known = ids::ALL.contains(&action.action_id.0.as_str());
+        let what = if known {
+            format!(
+                "The button {} carried a value I cannot read, so nothing was changed.",
+                shown(&action.action_id.0)
+            )
+        } else {
+            format!(
+                "I do not know the button {}, so nothing was changed. Use the buttons in the rotation's latest messages.",
+                shown(&action.action_id.0)
+            )
+        };
+        return Interaction::NotUnderstood {
+            user,
+            channel,
+            thread_ts,
+            what,
+        };
+    };
     Interaction::Click(Click {
         user,
         action: button,

@@ -6,13 +6,17 @@
 
 pub mod api;
 pub mod approvers;
+pub mod binding;
 pub mod bot;
+pub mod identity;
 pub mod ids;
+pub mod inbound;
 pub mod interaction;
 pub mod outbox;
 pub mod pool;
 pub mod presenter;
 pub mod render;
+pub mod replay;
 pub mod signature;
 pub mod slash;
 pub mod socket;

@@ -5,6 +5,7 @@
 //! module later without touching its callers.
 
 mod audit;
+mod message_owner;
 mod rotations;
 mod schema;
 mod tokens;

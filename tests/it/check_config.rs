@@ -44,6 +44,53 @@ async fn check_config_says_which_scope_is_missing() {
     );
 }
 
+#[tokio::test]
+async fn check_config_names_a_missing_scope_and_the_group_events_to_subscribe() {
+    let clock = ManualClock::new(crate::support::start_time());
+    let world = SandboxWorld::start(Arc::new(clock), Duration::days(10)).await;
+    let without_groups: Vec<String> = manifest_scopes()
+        .into_iter()
+        .filter(|s| s != "usergroups:read")
+        .collect();
+    world.slack.grant_scopes(
+        &without_groups
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &world,
+        dir.path(),
+        &world.cloud.microsoft.client_secret().unwrap(),
+        SlackMode::Socket,
+    );
+    let output = check_config(&path).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✗ Slack bot token is missing scope(s): usergroups:read"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("subteam_members_changed"), "{stdout}");
+
+    // The manifest subscribes to the events check-config names.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yaml"))
+        .unwrap();
+    let manifest: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let events = &manifest["settings"]["event_subscriptions"]["bot_events"];
+    for event in [
+        "subteam_members_changed",
+        "subteam_updated",
+        "app_home_opened",
+    ] {
+        assert!(
+            events.as_array().unwrap().iter().any(|e| e == event),
+            "{event}"
+        );
+    }
+}
+
 async fn check_config(path: &Path) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-rotator"))
         .args(["check-config", "--config"])
@@ -77,6 +124,9 @@ async fn check_config_passes_against_the_sandbox() {
     );
     for expected in [
         "✓ Slack bot token works",
+        "✓ Slack bot token has every scope manifest.yaml asks for",
+        "✓ Slack requests are accepted only from workspace T0SANDBOX for app A0SCIMROT",
+        "subscribes to subteam_members_changed and subteam_updated",
         "✓ Slack channel",
         "✓ Slack approver group",
         "✓ [prod-org] Entra: service principal",

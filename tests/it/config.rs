@@ -527,7 +527,7 @@ fn unknown_key_names_the_file_line_section_and_expected_keys() {
         message,
         "scim-rotator.toml:4: unknown key 'chanel' in [slack] (expected one of 'mode', 'bot_token', \
          'app_token', 'signing_secret', 'channel', 'api_url', 'approvers', 'approver_groups', \
-         'allow_self_approval', 'approval_timeout')"
+         'allow_self_approval', 'approval_timeout', 'app_id')"
     );
 }
 

@@ -81,6 +81,12 @@ async fn a_person_rotates_the_token_in_the_browser() {
     let page = browser.wait_for_text("Start rotation").await;
     assert!(page.contains("# identity-ops"), "{page}");
     assert!(page.contains("expires in 10 days"), "{page}");
+    // The team, with the roles the bot's configuration gives them.
+    assert!(
+        page.contains("grace\nteam lead (via @identity-leads)"),
+        "{page}"
+    );
+    assert!(page.contains("lee\nteam lead"), "{page}");
     browser.screenshot("demo-web-01-warning").await;
     browser.click("dana").await;
     browser.click("Start rotation").await;
@@ -224,6 +230,22 @@ async fn the_clock_jumps_and_the_sweep_warns() {
     let demo = start().await;
     browser.open(demo.url().as_str()).await;
     browser.wait_for_text("expires in 10 days").await;
+
+    // Live: what the bot posts shows without anyone touching the page, well before the
+    // page's slow safety poll (10 s) would have fetched it.
+    browser.wait_for_text("● Live").await;
+    let posted = std::time::Instant::now();
+    slack_api(
+        &demo,
+        "chat.postMessage",
+        json!({ "channel": CHANNEL, "text": "A message the page was not asked to fetch" }),
+    )
+    .await;
+    browser
+        .wait_for_text("A message the page was not asked to fetch")
+        .await;
+    assert!(posted.elapsed() < std::time::Duration::from_secs(5));
+
     browser.fill("Jump to", "3").await;
     browser.click("Jump").await;
     browser.wait_for_text("(3 days left)").await;
@@ -456,6 +478,21 @@ async fn every_message_of_the_render_snapshots_is_drawn_on_the_page() {
     // Opening the tab makes the bot publish its own; the snapshot's is published after it.
     let (name, view) = home.expect("a home snapshot");
     click_in(&browser, "#modal-layer .modal", "", "Cancel").await; // Lee's modal
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while browser
+        .script(
+            "return document.querySelector('#modal-layer .modal') !== null;",
+            vec![],
+        )
+        .await
+        == json!(true)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the modal never closed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     browser.click("dana").await;
     browser.click("scim-rotator").await;
     demo.world()
@@ -666,6 +703,31 @@ async fn the_page_api_refuses_bad_input_with_a_reason_and_changes_nothing() {
         assert!(answer.contains(reason), "{method} {path}: {answer}");
         assert!(!answer.contains("SECRET-TOKEN-VALUE"), "{answer}");
     }
+    // Another site cannot act for the page: a form post is not JSON, and a name rebound to
+    // 127.0.0.1 is not this machine's address.
+    let form = reqwest::Client::new()
+        .post(demo.url().join("api/aws/tokens").unwrap())
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    let rebound = reqwest::Client::new()
+        .get(demo.url().join("api/time").unwrap())
+        .header(
+            "host",
+            format!("evil.example:{}", demo.url().port().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    let state = reqwest::get(demo.url().join("api/aws").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(state.headers()["cache-control"], "no-store");
+
     let after = (
         world.slack.messages(CHANNEL),
         world.cloud.aws.tokens(&world.cloud.aws_tenant),

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod approver_events;
 mod bounded_slack;
 mod browser;
 mod check_config;
@@ -20,14 +21,18 @@ mod manifest;
 mod monitor;
 mod monitor_http;
 mod no_token_in_logs;
+mod parsers_prop;
 mod run_binary;
 mod sandbox_click_payload;
 mod sandbox_slack;
 mod scim_probe;
 mod secret_hygiene;
+mod slack_answers;
 mod slack_api;
 mod slack_http;
 mod slack_socket;
+mod slack_trust;
+mod socket_liveness;
 mod sweep_cli;
 mod sweep_decisions;
 mod web_form;

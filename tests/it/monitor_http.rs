@@ -348,3 +348,78 @@ async fn a_later_date_from_aws_rearms_the_warnings_not_yet_due() {
     assert!(newest.contains("expires in 28 days"), "{newest}");
     assert_eq!(tops.len(), 2, "the corrected date starts a new cycle");
 }
+
+/// AWS's one published expiry notice, with its masked date filled in.
+fn published_notice(date: &str) -> String {
+    format!(
+        "The SCIM access token used to automatically provision users and groups from your IdP to IAM Identity Center expires in 89 days on {date}."
+    )
+}
+
+#[tokio::test]
+async fn the_published_aws_notice_sets_the_expiry_with_or_without_a_weekday() {
+    let app = app_with_health_events().await;
+    for (date, expected) in [
+        (
+            "Sat May 01 09:00:00 UTC 2027",
+            Utc.with_ymd_and_hms(2027, 5, 1, 9, 0, 0).unwrap(),
+        ),
+        (
+            "May 02 09:00:00 GMT 2027",
+            Utc.with_ymd_and_hms(2027, 5, 2, 9, 0, 0).unwrap(),
+        ),
+    ] {
+        let (status, answer) = post_json(&app, &expiry_event(&published_notice(date))).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["connections"][0]["result"], "recorded", "{date}");
+        let token = current_token(&app);
+        assert_eq!(token.expires_at, Some(expected), "{date}");
+        assert_eq!(token.source, ExpirySource::AwsHealth);
+    }
+    // The notice as published (date masked) and a local-time zone are not guessed at.
+    let before = current_token(&app);
+    for masked in ["xxx xx:xx:xx UTC yyyy", "May 03 09:00:00 PST 2027"] {
+        let (status, answer) = post_json(&app, &expiry_event(&published_notice(masked))).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_ne!(answer["connections"][0]["result"], "recorded", "{masked}");
+        assert_eq!(current_token(&app), before, "{masked}");
+    }
+}
+
+#[tokio::test]
+async fn an_event_not_sent_as_json_is_refused_with_415_and_changes_nothing() {
+    let app = app_with_health_events().await;
+    let before = current_token(&app);
+    let body = expiry_event("Your SCIM access token expires on 2027-02-08.").to_string();
+    let client = scim_rotator::http::client(std::time::Duration::from_secs(5));
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = client
+            .post(app.url.join("/aws/health-events").unwrap())
+            .header("x-api-key", API_KEY)
+            .body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 415, "{content_type:?}");
+        assert!(
+            response.text().await.unwrap().contains("application/json"),
+            "the answer says what to send"
+        );
+        assert_eq!(current_token(&app), before, "{content_type:?}");
+    }
+    // EventBridge's own header (with a charset) is accepted.
+    let response = client
+        .post(app.url.join("/aws/health-events").unwrap())
+        .header("x-api-key", API_KEY)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}

@@ -52,6 +52,7 @@ pub fn router(stage: Arc<Stage>) -> Router {
         .route("/api/time/jump", post(jump))
         .route("/api/time/sweep", post(sweep))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(same_machine_only))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(stage)
 }
@@ -80,6 +81,61 @@ impl From<InteractionError> for Refusal {
         // The fake's interaction errors name users, messages and inputs, never values.
         Refusal(status, error.to_string())
     }
+}
+
+/// Only this machine's browser, on this page, may act: the `Host` must be an address or
+/// `localhost` (a web site that rebinds its own name to 127.0.0.1 is refused), and every
+/// request that changes something must be JSON, which another site's page cannot send
+/// without the browser asking first (and this server never allows it).
+async fn same_machine_only(request: Request, next: axum::middleware::Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !host_is_local(host) {
+        return Refusal(
+            StatusCode::FORBIDDEN,
+            "open the page by its address (http://127.0.0.1:PORT/)".into(),
+        )
+        .into_response();
+    }
+    if request.method() != axum::http::Method::GET {
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/json"));
+        if !json {
+            return Refusal(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "actions are sent as application/json".into(),
+            )
+            .into_response();
+        }
+    }
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if api {
+        // Answers are the sandbox's state of the moment, and one holds a new token's secret:
+        // no cache keeps them.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
+    response
+}
+
+/// `127.0.0.1:8731`, `[::1]:8731`, `localhost:8731` (or any IP literal, for an address given
+/// with `--listen`); not a domain name.
+fn host_is_local(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// A JSON request body. A malformed one is refused with where and what kind of mistake it
@@ -167,7 +223,8 @@ async fn events(
                     _ = stopping.changed() => return None,
                 }
             }
-            let event = Event::default().event("change").data("");
+            // Not empty: browsers drop an event whose data is empty.
+            let event = Event::default().event("change").data("changed");
             Some((Ok(event), (slack, ours, stopping, false)))
         },
     );
@@ -411,7 +468,9 @@ async fn jump(
                         "the bot knows no expiry date for the token in use".into(),
                     )
                 })?;
-            let target = expires - Duration::days(days);
+            // A minute early: the wall clock runs on while the person reads, and "3 days
+            // before expiry" should read as 3 days left, not 2 days and 23:59 hours.
+            let target = expires - Duration::days(days) - Duration::minutes(1);
             if target <= now {
                 return Err(Refusal(
                     StatusCode::CONFLICT,

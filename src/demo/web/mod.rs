@@ -62,6 +62,9 @@ pub(crate) struct Stage {
     pub engine: Arc<Engine>,
     pub scheduler: Arc<Scheduler>,
     pub clock: JumpClock,
+    /// The bot's `slack.approvers` and `slack.approver_groups`: who the page calls a lead.
+    pub approvers: Vec<String>,
+    pub approver_groups: Vec<String>,
     /// Where the fake Slack delivers clicks and submissions: the bot's HTTP endpoints.
     pub bot_url: Url,
     /// Bumped when the page changes the AWS or Entra fakes or the clock (the fake Slack
@@ -117,6 +120,7 @@ impl WebDemo {
                 retry: RetryPolicy::default(),
                 run_scheduler: false,
                 slack_pacing: options.slack_pacing,
+                socket_liveness: crate::slack::socket::SocketLiveness::PRODUCTION,
             },
         )
         .await
@@ -142,6 +146,8 @@ impl WebDemo {
         let stage = Arc::new(Stage {
             bot_url: Url::parse(&format!("http://{}", app.addr))
                 .context("the bot's address as a URL")?,
+            approvers: config.slack.approvers.clone(),
+            approver_groups: config.slack.approver_groups.clone(),
             world,
             engine: Arc::clone(&app.engine),
             scheduler: Arc::clone(&app.scheduler),

@@ -7,17 +7,23 @@ use super::Stage;
 use crate::azure::JobStatus;
 use crate::sandbox::aws::{MAX_LIVE_TOKENS, TokenInfo};
 use crate::sandbox::people::*;
-use crate::sandbox::slack::{Ephemeral, StoredMessage, StoredView};
+use crate::sandbox::slack::{Ephemeral, StoredMessage, StoredView, UserGroup};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-/// Roles as the sandbox's configuration gives them (`slack.approvers`, `approver_groups`).
-fn role(user: &str) -> &'static str {
-    match user {
-        LEAD => "team lead",
-        GROUP_LEAD => "team lead (via @identity-leads)",
-        _ => "member",
+/// A person's role as the bot's configuration gives it (`slack.approvers`, or membership of
+/// one of `slack.approver_groups`).
+fn role(stage: &Stage, groups: &[UserGroup], user: &str) -> String {
+    if stage.approvers.iter().any(|a| a == user) {
+        return "team lead".to_owned();
     }
+    groups
+        .iter()
+        .find(|g| stage.approver_groups.contains(&g.id) && g.members.iter().any(|m| m == user))
+        .map_or_else(
+            || "member".to_owned(),
+            |g| format!("team lead (via @{})", g.handle),
+        )
 }
 
 /// The Slack side as `user` sees it: the channel and its threads, `user`'s own ephemerals,
@@ -26,14 +32,14 @@ pub fn slack(stage: &Stage, user: &str) -> Value {
     let slack = &stage.world.slack;
     let now = stage.clock_now();
     let channel = slack.channel(CHANNEL);
+    let usergroups = slack.usergroups();
     let people: Vec<Value> = slack
         .users()
         .into_iter()
-        .map(|u| json!({ "id": u.id, "name": u.name, "role": role(&u.id) }))
+        .map(|u| json!({ "id": u.id, "name": u.name, "role": role(stage, &usergroups, &u.id) }))
         .collect();
-    let groups: Vec<Value> = slack
-        .usergroups()
-        .into_iter()
+    let groups: Vec<Value> = usergroups
+        .iter()
         .map(|g| json!({ "id": g.id, "handle": g.handle }))
         .collect();
     let messages: Vec<Value> = slack.messages(CHANNEL).iter().map(message).collect();

@@ -7,11 +7,15 @@
 //! (`exp` after `nbf`, at most an hour long). Where Microsoft's code for a failure is unknown
 //! (a wrong audience, a malformed token) the model answers AADSTS700027, its code for an
 //! invalid signature.
+//!
+//! Nothing here shares code with the bot's signing side (`crate::azure::certificate`): the
+//! certificate is parsed and the signature verified by `rustls-webpki`, the thumbprints
+//! computed with the `sha1`/`sha2` crates, so a bug in the bot's X.509 or digest code cannot
+//! be mirrored here and pass unnoticed.
 
-use crate::azure::{rsa_public_key, thumbprints};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
 /// Clock skew tolerated between the signer and the login endpoint, in seconds (Microsoft's).
@@ -32,19 +36,28 @@ pub(super) const WRONG_APPLICATION: u32 = 700021;
 pub(super) struct UploadedCertificate {
     x5t: String,
     x5t_s256: String,
-    /// PKCS#1 `RSAPublicKey` DER.
-    public_key: Vec<u8>,
+    /// The certificate's DER, parsed by webpki when an assertion is checked.
+    der: CertificateDer<'static>,
 }
 
 impl UploadedCertificate {
-    /// `None` when `certificate_der` is not an X.509 certificate with an RSA key.
+    /// `None` when `certificate_der` is not an X.509 certificate webpki can read.
     pub(super) fn from_der(certificate_der: &[u8]) -> Option<Self> {
-        let public_key = rsa_public_key(certificate_der)?.to_vec();
-        let (x5t, x5t_s256) = thumbprints(certificate_der);
-        Some(UploadedCertificate {
-            x5t,
-            x5t_s256,
-            public_key,
+        let der = CertificateDer::from(certificate_der.to_vec());
+        webpki::EndEntityCert::try_from(&der).ok()?;
+        use sha1::Digest as _;
+        use sha2::Digest as _;
+        let x5t = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(certificate_der));
+        let x5t_s256 = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(certificate_der));
+        Some(UploadedCertificate { x5t, x5t_s256, der })
+    }
+
+    /// Whether `signature` is this certificate's key's RS256 signature of `message`.
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        webpki::EndEntityCert::try_from(&self.der).is_ok_and(|certificate| {
+            certificate
+                .verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, message, signature)
+                .is_ok()
         })
     }
 }
@@ -126,13 +139,11 @@ pub(super) fn verify(
     let signature = URL_SAFE_NO_PAD
         .decode(parsed.signature)
         .map_err(|_| invalid("The signature is not base64url.".to_owned()))?;
-    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &certificate.public_key)
-        .verify(parsed.signed.as_bytes(), &signature)
-        .map_err(|_| {
-            invalid(format!(
-                "The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{used}'"
-            ))
-        })?;
+    if !certificate.verifies(parsed.signed.as_bytes(), &signature) {
+        return Err(invalid(format!(
+            "The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{used}'"
+        )));
+    }
 
     let claims: Value = URL_SAFE_NO_PAD
         .decode(parsed.payload)
@@ -239,9 +250,8 @@ mod tests {
     }
 
     fn header_of(pem: &str) -> Value {
-        let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
-        let (x5t, x5t_s256) = thumbprints(&der);
-        json!({"alg": "RS256", "typ": "JWT", "x5t": x5t, "x5t#S256": x5t_s256})
+        let uploaded = uploaded(pem);
+        json!({"alg": "RS256", "typ": "JWT", "x5t": uploaded.x5t, "x5t#S256": uploaded.x5t_s256})
     }
 
     fn system_now() -> u64 {

@@ -62,6 +62,16 @@ impl BotReply {
     }
 }
 
+/// A signed request exactly as it went over the wire ([`FakeSlack::last_signed_request`]).
+#[derive(Clone, Debug)]
+pub struct CapturedRequest {
+    url: Url,
+    body: Vec<u8>,
+    content_type: String,
+    timestamp: String,
+    signature: Option<String>,
+}
+
 /// What to deliver, before the transport decides its shape.
 pub(super) enum Outgoing<'a> {
     Interactive(&'a Value),
@@ -85,7 +95,72 @@ fn form(fields: &[(String, String)]) -> String {
 }
 
 impl FakeSlack {
+    /// Changes the next payload this fake delivers (click, submission, command or event)
+    /// with `change` before it is signed and sent: a forged request from someone who holds
+    /// the signing secret, or another workspace's or app's genuine payload. A slash
+    /// command's fields are given as a JSON object of strings.
+    pub fn tamper_next(&self, change: impl FnOnce(&mut Value) + Send + 'static) {
+        *self.shared.tamper.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(change));
+    }
+
     pub(super) async fn deliver(
+        &self,
+        to: Transport,
+        kind: &str,
+        outgoing: Outgoing<'_>,
+    ) -> Result<BotReply, InteractionError> {
+        let tamper = self
+            .shared
+            .tamper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(change) = tamper else {
+            return self.deliver_exact(to, kind, outgoing).await;
+        };
+        match outgoing {
+            Outgoing::Interactive(payload) => {
+                let mut payload = payload.clone();
+                change(&mut payload);
+                self.deliver_exact(to, kind, Outgoing::Interactive(&payload))
+                    .await
+            }
+            Outgoing::Command(fields) => {
+                let mut object: Value = fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect::<Map<String, Value>>()
+                    .into();
+                change(&mut object);
+                let fields: Vec<(String, String)> = object
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| {
+                        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                        (k.clone(), text)
+                    })
+                    .collect();
+                self.deliver_exact(to, kind, Outgoing::Command(&fields))
+                    .await
+            }
+            Outgoing::Event { callback, retry } => {
+                let mut callback = callback.clone();
+                change(&mut callback);
+                self.deliver_exact(
+                    to,
+                    kind,
+                    Outgoing::Event {
+                        callback: &callback,
+                        retry,
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    async fn deliver_exact(
         &self,
         to: Transport,
         kind: &str,
@@ -177,7 +252,7 @@ impl FakeSlack {
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(reqwest::header::USER_AGENT, SLACK_USER_AGENT)
             .header(signing::TIMESTAMP_HEADER, timestamp.to_string());
-        if let Some(signature) = signature {
+        if let Some(signature) = &signature {
             request = request.header(signing::SIGNATURE_HEADER, signature);
         }
         if let Some((attempt, reason)) = &options.retry {
@@ -186,7 +261,55 @@ impl FakeSlack {
                 .header("X-Slack-Retry-Reason", reason.as_str());
         }
         let sent = String::from_utf8_lossy(&body).into_owned();
-        let outcome = match request.body(body).send().await {
+        *self
+            .shared
+            .last_signed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(CapturedRequest {
+            url: url.clone(),
+            body: body.clone(),
+            content_type: content_type.to_owned(),
+            timestamp: timestamp.to_string(),
+            signature: signature.clone(),
+        });
+        self.send_signed(kind, request.body(body), sent).await
+    }
+
+    /// The last signed HTTP request sent to the bot, as someone on the path captures it.
+    pub fn last_signed_request(&self) -> Option<CapturedRequest> {
+        self.shared
+            .last_signed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sends a captured request again, byte for byte with the same signature and timestamp
+    /// (a replay), now.
+    pub async fn replay(&self, captured: &CapturedRequest) -> Result<BotReply, InteractionError> {
+        let captured = captured.clone();
+        let mut request = self
+            .shared
+            .http
+            .post(captured.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, &captured.content_type)
+            .header(reqwest::header::USER_AGENT, SLACK_USER_AGENT)
+            .header(signing::TIMESTAMP_HEADER, &captured.timestamp);
+        if let Some(signature) = &captured.signature {
+            request = request.header(signing::SIGNATURE_HEADER, signature);
+        }
+        let sent = String::from_utf8_lossy(&captured.body).into_owned();
+        self.send_signed("replay", request.body(captured.body), sent)
+            .await
+    }
+
+    async fn send_signed(
+        &self,
+        kind: &str,
+        request: reqwest::RequestBuilder,
+        sent: String,
+    ) -> Result<BotReply, InteractionError> {
+        let outcome = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 response.text().await.map(|body| BotReply { status, body })

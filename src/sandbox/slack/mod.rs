@@ -41,7 +41,7 @@ mod socket_mode;
 mod web_api;
 
 pub use connections::ConnectionCounts;
-pub use delivery::{BotReply, DELIVERY_TIMEOUT, Transport};
+pub use delivery::{BotReply, CapturedRequest, DELIVERY_TIMEOUT, Transport};
 pub use error::{InteractionError, WaitTimedOut};
 pub use interactivity::{Click, SlashCommand, Submission, UrlVerification, ViewOutcome};
 pub use model::{
@@ -86,9 +86,17 @@ struct Shared {
     /// Bumped whenever the bot does something visible (a call, an answer, a frame), so
     /// [`FakeSlack::wait_until`] re-checks exactly then instead of polling.
     activity: watch::Sender<u64>,
+    /// A change applied to the next payload delivered ([`FakeSlack::tamper_next`]).
+    tamper: Mutex<Option<Tamper>>,
+    /// The last signed HTTP request sent to the bot, byte for byte, as an attacker on the
+    /// path would capture it ([`FakeSlack::replay_last_request`]).
+    last_signed: Mutex<Option<delivery::CapturedRequest>>,
     /// The TCP connections the bot holds to this fake, counted as they are accepted.
     connections: Arc<ConnectionCounts>,
 }
+
+/// Changes a payload (for a slash command: its fields as a JSON object of strings).
+pub type Tamper = Box<dyn FnOnce(&mut serde_json::Value) + Send>;
 
 impl Shared {
     fn workspace(&self) -> MutexGuard<'_, Workspace> {
@@ -146,6 +154,8 @@ impl FakeSlack {
             shutdown: shutdown_rx,
             http: crate::http::client(DELIVERY_TIMEOUT),
             activity: watch::channel(0).0,
+            tamper: Mutex::new(None),
+            last_signed: Mutex::new(None),
             connections: Arc::new(ConnectionCounts::default()),
         });
         let app = web_api::router(shared.clone()).merge(socket_mode::router(shared.clone()));
@@ -219,6 +229,26 @@ impl FakeSlack {
     /// Adds (or replaces) a user group `id` (`S…`) known as `@handle`.
     pub fn add_usergroup(&self, id: &str, handle: &str, members: &[&str]) {
         self.shared.workspace().add_usergroup(id, handle, members);
+    }
+
+    /// An admin changes a group's members: the group changes at once (what
+    /// `usergroups.users.list` answers) and the returned `event_callback` with
+    /// `subteam_members_changed` is what Slack delivers — send it with [`FakeSlack::event`]
+    /// (or not, to model a lost event).
+    pub fn set_usergroup_members(&self, id: &str, members: &[&str]) -> Option<serde_json::Value> {
+        let now = self.shared.now();
+        let event = self
+            .shared
+            .workspace()
+            .set_usergroup_members(now, id, members)?;
+        Some(self.event_callback(event))
+    }
+
+    /// The `event_callback` with `subteam_updated` for a group as it is now.
+    pub fn usergroup_updated_event(&self, id: &str) -> Option<serde_json::Value> {
+        let now = self.shared.now();
+        let event = self.shared.workspace().usergroup_updated(now, id)?;
+        Some(self.event_callback(event))
     }
 
     // ----- what Slack holds --------------------------------------------------------------

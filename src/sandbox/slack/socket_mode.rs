@@ -149,6 +149,9 @@ struct Connection {
     outbox: mpsc::UnboundedSender<Message>,
     /// Told to reconnect (`disconnect`): gets no new envelopes.
     draining: bool,
+    /// Set by [`FakeSlack::silence_socket_connection`]: the connection stays open but the
+    /// fake neither reads nor writes on it again (no pongs, no envelopes, no close).
+    silence: watch::Sender<bool>,
 }
 
 impl Hub {
@@ -161,20 +164,37 @@ impl Hub {
         self.live.send_replace(live);
     }
 
-    /// Registers a new connection; returns its number and the live count including it.
-    fn register(&self, outbox: mpsc::UnboundedSender<Message>) -> (u64, usize) {
+    /// Registers a new connection; returns its number, the live count including it, and
+    /// the signal that silences it.
+    fn register(
+        &self,
+        outbox: mpsc::UnboundedSender<Message>,
+    ) -> (u64, usize, watch::Receiver<bool>) {
         let mut state = self.state();
         state.next_connection += 1;
         let id = state.next_connection;
+        let (silence, silenced) = watch::channel(false);
         state.connections.insert(
             id,
             Connection {
                 outbox,
                 draining: false,
+                silence,
             },
         );
         self.publish_live(&state);
-        (id, *self.live.borrow())
+        (id, *self.live.borrow(), silenced)
+    }
+
+    /// Silences the oldest live connection; returns its number.
+    fn silence_oldest(&self) -> Option<u64> {
+        let mut state = self.state();
+        let (id, connection) = state.connections.iter_mut().find(|(_, c)| !c.draining)?;
+        connection.draining = true;
+        connection.silence.send_replace(true);
+        let id = *id;
+        self.publish_live(&state);
+        Some(id)
     }
 
     fn unregister(&self, id: u64) {
@@ -291,7 +311,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (outbox, mut queue) = mpsc::unbounded_channel();
-    let (id, live) = shared.sockets.register(outbox);
+    let (id, live, mut silenced) = shared.sockets.register(outbox);
     shared.touch();
     let (mut sink, mut stream) = socket.split();
     let hello = json!({
@@ -325,6 +345,12 @@ where
                     Some(Ok(_)) => {}
                 },
                 () = stopped(&mut shutdown) => break,
+                () = async { let _ = silenced.wait_for(|silent| *silent).await; } => {
+                    // A half-open socket: hold it without reading (so no pongs) or writing
+                    // until the fake stops; whatever the client sends is never seen.
+                    stopped(&mut shutdown).await;
+                    break;
+                }
             }
         }
     }
@@ -444,6 +470,29 @@ impl FakeSlack {
         self.shared
             .sockets
             .broadcast(&Message::text(frame.to_string()), true)
+    }
+
+    /// The fault of a connection that stops answering without closing (a half-open socket:
+    /// a NAT or load balancer dropped it silently): the oldest live connection gets no more
+    /// envelopes, answers no pings and never closes. Envelopes go to the other connections,
+    /// as Slack redelivers unacknowledged ones elsewhere. Returns its number.
+    pub fn silence_socket_connection(&self) -> Option<u64> {
+        let silenced = self.shared.sockets.silence_oldest();
+        self.shared.touch();
+        silenced
+    }
+
+    /// Sends `text` as one frame on every live connection, as is: for tests of what the
+    /// client does with frames that are not envelopes. Returns how many were reached.
+    pub fn send_raw_socket_frame(&self, text: &str) -> usize {
+        self.shared
+            .sockets
+            .broadcast(&Message::text(text.to_owned()), false)
+    }
+
+    /// How many Socket Mode connections were ever opened (numbers go 1, 2, …).
+    pub fn socket_connections_opened(&self) -> u64 {
+        self.shared.sockets.state().next_connection
     }
 
     /// Closes every live connection with a close frame, as a network drop would end them.

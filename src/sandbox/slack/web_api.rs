@@ -130,8 +130,31 @@ async fn handle_method(
     if let Some(after) = slow {
         tokio::time::sleep(after).await;
     }
-    json_response(StatusCode::OK, &body)
+    let mut response = json_response(StatusCode::OK, &body);
+    if method != APP_TOKEN_METHOD {
+        // Slack lists the token's scopes on every answer.
+        let scopes = shared.workspace().scopes.as_ref().map_or_else(
+            || ALL_BOT_SCOPES.join(","),
+            |s| s.iter().cloned().collect::<Vec<_>>().join(","),
+        );
+        if let Ok(value) = HeaderValue::from_str(&scopes) {
+            response.headers_mut().insert("x-oauth-scopes", value);
+        }
+    }
+    response
 }
+
+/// The scopes a token has when the test granted no particular set ("every scope").
+const ALL_BOT_SCOPES: [&str; 8] = [
+    "channels:read",
+    "chat:write",
+    "commands",
+    "groups:read",
+    "im:write",
+    "usergroups:read",
+    "users:read",
+    "team:read",
+];
 
 fn error_body(error: &ApiError) -> Value {
     let mut body = json!({"ok": false, "error": error.error});
@@ -256,6 +279,7 @@ fn required_scope(method: &str, params: &Params) -> Option<&'static [&'static st
     Some(match method {
         "chat.postMessage" | "chat.update" | "chat.postEphemeral" => &["chat:write"],
         "usergroups.users.list" => &["usergroups:read"],
+        "bots.info" => &["users:read"],
         "conversations.info" if private => &["groups:read"],
         "conversations.info" => &["channels:read"],
         _ => return None,
@@ -284,6 +308,22 @@ fn dispatch(
             "bot_id": BOT_ID,
             "is_enterprise_install": false,
         }),
+        "bots.info" => {
+            let bot = required(string(params, "bot"), "bot_not_found")?;
+            if bot != BOT_ID {
+                return Err(ApiError::new("bot_not_found"));
+            }
+            json!({
+                "bot": {
+                    "id": BOT_ID,
+                    "deleted": false,
+                    "name": BOT_NAME,
+                    "updated": now.timestamp(),
+                    "app_id": APP_ID,
+                    "user_id": BOT_USER_ID,
+                }
+            })
+        }
         "chat.postMessage" => {
             let channel = required(string(params, "channel"), "channel_not_found")?;
             let blocks = json_arg(params, "blocks", "invalid_blocks_format")?;

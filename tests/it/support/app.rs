@@ -7,6 +7,7 @@ use scim_rotator::config::SlackMode;
 use scim_rotator::sandbox::slack::{FakeSlack, StoredMessage, StoredView};
 use scim_rotator::sandbox::{SandboxWorld, people::*};
 use scim_rotator::slack::render::{self, ConnectionInfo};
+use scim_rotator::slack::socket::SocketLiveness;
 use std::sync::Arc;
 use url::Url;
 
@@ -29,6 +30,19 @@ impl TestApp {
         mode: SlackMode,
         configure: impl FnOnce(&mut scim_rotator::config::Config),
     ) -> TestApp {
+        TestApp::start_configured(mode, configure, SocketLiveness::PRODUCTION).await
+    }
+
+    /// [`TestApp::start`] with Socket Mode liveness shortened (production's takes ~25 s).
+    pub async fn start_with_socket_liveness(mode: SlackMode, liveness: SocketLiveness) -> TestApp {
+        TestApp::start_configured(mode, |_| {}, liveness).await
+    }
+
+    async fn start_configured(
+        mode: SlackMode,
+        configure: impl FnOnce(&mut scim_rotator::config::Config),
+        socket_liveness: SocketLiveness,
+    ) -> TestApp {
         let clock = ManualClock::new(super::start_time());
         // The current token is 355 days old: it expires in 10 days.
         let world = SandboxWorld::start(Arc::new(clock.clone()), Duration::days(355)).await;
@@ -42,6 +56,7 @@ impl TestApp {
                 retry: super::test_retry(),
                 run_scheduler: false,
                 slack_pacing: scim_rotator::slack::api::Pacing::Unpaced,
+                socket_liveness,
             },
         )
         .await

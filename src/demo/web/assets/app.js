@@ -28,10 +28,13 @@ function node(tag, className, text) {
 }
 
 async function call(method, path, body) {
+  // Every action is JSON (the server refuses others): another site cannot send it.
+  const send = method !== "GET";
   const response = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: send ? { "content-type": "application/json" } : {},
+    body: send ? JSON.stringify(body === undefined ? {} : body) : undefined,
+    cache: "no-store",
   });
   const textBody = await response.text();
   const data = textBody ? JSON.parse(textBody) : {};
@@ -67,12 +70,15 @@ async function refresh() {
   try {
     do {
       again = false;
+      const user = ui.user;
       const [slack, aws, entra, time] = await Promise.all([
-        call("GET", `/api/slack?as=${encodeURIComponent(ui.user)}`),
+        call("GET", `/api/slack?as=${encodeURIComponent(user)}`),
         call("GET", "/api/aws"),
         call("GET", "/api/entra"),
         call("GET", "/api/time"),
       ]);
+      // Someone else took over while this was loading: what they see is fetched again.
+      if (user !== ui.user) { again = true; continue; }
       Object.assign(ui, { slack, aws, entra, time });
       render();
     } while (again);
@@ -85,6 +91,9 @@ async function refresh() {
 
 function listen() {
   const events = new EventSource("/api/events");
+  const live = $("live");
+  events.addEventListener("open", () => { live.textContent = "● Live"; live.className = "live on"; });
+  events.addEventListener("error", () => { live.textContent = "○ Reconnecting…"; live.className = "live off"; });
   events.addEventListener("change", () => refresh());
   // EventSource reconnects by itself; a slow poll covers a proxy that drops the stream.
   setInterval(refresh, 10000);

@@ -175,6 +175,55 @@ impl Workspace {
         );
     }
 
+    /// Sets a group's members as an admin would; returns the `subteam_members_changed`
+    /// event Slack then sends (the inner event), or `None` for an unknown group.
+    pub fn set_usergroup_members(
+        &mut self,
+        now: DateTime<Utc>,
+        id: &str,
+        members: &[&str],
+    ) -> Option<Value> {
+        let group = self.usergroups.get_mut(id)?;
+        let new: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+        let added: Vec<&String> = new.iter().filter(|m| !group.members.contains(m)).collect();
+        let removed: Vec<&String> = group.members.iter().filter(|m| !new.contains(m)).collect();
+        let event = json!({
+            "type": "subteam_members_changed",
+            "subteam_id": id,
+            "team_id": TEAM_ID,
+            "date_previous_update": now.timestamp() - 60,
+            "date_update": now.timestamp(),
+            "added_users": added,
+            "added_users_count": added.len().to_string(),
+            "removed_users": removed,
+            "removed_users_count": removed.len().to_string(),
+        });
+        group.members = new;
+        Some(event)
+    }
+
+    /// The `subteam_updated` event for a group as it is now (`users` included, as Slack
+    /// sends it for groups of any size it lists), or `None` for an unknown group.
+    pub fn usergroup_updated(&self, now: DateTime<Utc>, id: &str) -> Option<Value> {
+        let group = self.usergroups.get(id)?;
+        Some(json!({
+            "type": "subteam_updated",
+            "subteam": {
+                "id": group.id,
+                "team_id": TEAM_ID,
+                "is_usergroup": true,
+                "name": group.handle,
+                "handle": group.handle,
+                "is_external": false,
+                "date_create": now.timestamp() - 86_400,
+                "date_update": now.timestamp(),
+                "date_delete": 0,
+                "users": group.members,
+                "user_count": group.members.len().to_string(),
+            }
+        }))
+    }
+
     // ----- reads -------------------------------------------------------------------------
 
     pub fn users(&self) -> Vec<User> {
