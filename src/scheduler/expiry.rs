@@ -99,6 +99,23 @@ impl Scheduler {
         report.push(name, what, outcome);
     }
 
+    /// The warning a sweep at `now` would find due for each connection's token (`None`: none
+    /// due), reading only: the deciding half of [`Scheduler::sweep`], without the claims, the
+    /// posts and the provisioning-job checks. `benches/sweep.rs` measures it.
+    pub fn decide_warnings(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, Option<DueWarning>)>, StoreError> {
+        self.engine
+            .connection_names()
+            .into_iter()
+            .map(|name| {
+                let due = self.find_due(&name, now)?.map(|found| found.due);
+                Ok((name, due))
+            })
+            .collect()
+    }
+
     fn find_due(&self, connection: &str, now: DateTime<Utc>) -> Result<Option<Found>, StoreError> {
         let store = self.engine.store();
         let token = store.current_token(connection)?;

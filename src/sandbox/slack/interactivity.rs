@@ -108,6 +108,30 @@ impl FakeSlack {
         })
     }
 
+    /// The `block_actions` payload Slack would deliver when `user` clicks `action_id` on a
+    /// stored message, built but not sent: a load generator signs and sends copies itself
+    /// (each with its own `trigger_id`, so that no two requests are the same).
+    pub fn block_actions_payload(
+        &self,
+        user: &str,
+        channel: &str,
+        message_ts: &str,
+        action_id: &str,
+    ) -> Result<Value, InteractionError> {
+        let now = self.shared.now();
+        let mut ws = self.shared.workspace();
+        payloads::block_actions_on_message(
+            &mut ws,
+            now,
+            &self.shared.base_url,
+            user,
+            channel,
+            message_ts,
+            action_id,
+        )
+        .map(|built| built.payload)
+    }
+
     /// `user` clicks a button in one of their views: an open modal or their Home tab.
     pub async fn click_in_view(
         &self,
