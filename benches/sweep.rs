@@ -20,7 +20,7 @@ use scim_rotator::engine::{ConnectionRuntime, Engine};
 use scim_rotator::retry::RetryPolicy;
 use scim_rotator::rotation::warnings::WarningKind;
 use scim_rotator::rotation::{ExpirySource, Policy};
-use scim_rotator::scheduler::{MonitorSettings, Scheduler};
+use scim_rotator::scheduler::{Scheduler, SchedulerSettings};
 use scim_rotator::slack::api::{Pacing, SlackApi};
 use scim_rotator::store::{NewToken, Store};
 use secrecy::SecretString;
@@ -31,14 +31,7 @@ use url::Url;
 const WARN_DAYS: [u32; 5] = [30, 14, 7, 3, 1];
 
 fn audit(at: DateTime<Utc>, action: &str, connection: &str) -> NewAuditRecord {
-    NewAuditRecord {
-        at,
-        actor: "system".to_owned(),
-        action: action.to_owned(),
-        connection: Some(connection.to_owned()),
-        rotation_id: None,
-        details: serde_json::json!({}),
-    }
+    NewAuditRecord::system(at, action, connection, serde_json::json!({}))
 }
 
 fn runtime(name: &str) -> ConnectionRuntime {
@@ -165,11 +158,15 @@ fn main() {
             Scheduler::new(
                 engine,
                 api,
-                MonitorSettings {
+                SchedulerSettings {
                     channel: "C0BENCH".to_owned(),
                     warn_days: WARN_DAYS.to_vec(),
                     approvers: vec!["U0LEAD".to_owned()],
                     approver_groups: vec![],
+                    stall_reminder: chrono::Duration::from_std(
+                        scim_rotator::config::DEFAULT_STALL_REMINDER,
+                    )
+                    .expect("a day fits"),
                 },
             )
         });

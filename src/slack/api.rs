@@ -319,13 +319,14 @@ impl SlackApi {
     pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, SlackApiError> {
         let token = self.token();
         let request = SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into());
-        let response = self.bounded(
-            "chat.getPermalink",
-            self.client
-                .open_session(&token)
-                .chat_get_permalink(&request),
-        )
-        .await?;
+        let response = self
+            .bounded(
+                "chat.getPermalink",
+                self.client
+                    .open_session(&token)
+                    .chat_get_permalink(&request),
+            )
+            .await?;
         Ok(response.permalink.to_string())
     }
 

@@ -200,7 +200,11 @@ async fn token_modal(app: &TestApp) -> String {
         .click(&app.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
         .await
         .unwrap();
-    let modal = app.slack().open_views(LEAD).pop().expect("the token modal");
+    let modal = app
+        .slack()
+        .wait_until(crate::support::DEADLINE, |s| s.open_views(LEAD).pop())
+        .await
+        .expect("the token modal");
     assert_eq!(modal.callback_id(), ids::SUBMIT_TOKEN);
     assert!(
         !modal
@@ -294,10 +298,11 @@ async fn a_register_modal_with_tampered_metadata_is_answered_inline() {
         )
         .await
         .unwrap();
+    // The modal is opened after the ack, by the bot's view worker: wait for it.
     let modal = app
         .slack()
-        .open_views(LEAD)
-        .pop()
+        .wait_until(crate::support::DEADLINE, |s| s.open_views(LEAD).pop())
+        .await
         .expect("the register modal");
     assert_eq!(modal.callback_id(), ids::REGISTER_TOKEN);
     let before = app.app.engine.store().current_token(CONNECTION).unwrap();

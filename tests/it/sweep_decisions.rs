@@ -1,14 +1,14 @@
 //! `Scheduler::decide_warnings`, the deciding half of a sweep that `benches/sweep.rs`
 //! measures: it finds what the sweep would post, and claims, posts and writes nothing.
 
-use crate::support::monitor::MonitorEnv;
+use crate::support::scheduler::SchedulerEnv;
 use chrono::Duration;
 use scim_rotator::rotation::warnings::WarningKind;
 use scim_rotator::sandbox::people::*;
 
 #[tokio::test]
 async fn decides_what_the_sweep_posts_and_changes_nothing() {
-    let env = MonitorEnv::start().await;
+    let env = SchedulerEnv::start().await;
     env.register_token("tok-1", env.now() + Duration::days(6) + Duration::hours(1));
     let audit_before = env.audit_actions().len();
 
