@@ -170,6 +170,8 @@ fn main() {
                     warn_days: WARN_DAYS.to_vec(),
                     approvers: vec!["U0LEAD".to_owned()],
                     approver_groups: vec![],
+                    // Longer than any sweep here: the bench measures warnings, not reminders.
+                    stall_reminder: chrono::Duration::hours(24),
                 },
             )
         });
