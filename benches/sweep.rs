@@ -170,6 +170,7 @@ fn main() {
                     warn_days: WARN_DAYS.to_vec(),
                     approvers: vec!["U0LEAD".to_owned()],
                     approver_groups: vec![],
+                    stall_reminder: Duration::hours(24),
                 },
             )
         });
