@@ -163,10 +163,7 @@ fn main() {
                     warn_days: WARN_DAYS.to_vec(),
                     approvers: vec!["U0LEAD".to_owned()],
                     approver_groups: vec![],
-                    stall_reminder: chrono::Duration::from_std(
-                        scim_rotator::config::DEFAULT_STALL_REMINDER,
-                    )
-                    .expect("a day fits"),
+                    stall_reminder: Duration::hours(24),
                 },
             )
         });

@@ -146,7 +146,7 @@ async fn a_wrong_token_keeps_its_line_and_the_step_awaiting_action_is_always_new
         .unwrap();
     let enter = async |ts: &str, secret: &str| {
         click(&app, LEAD, ts, ids::ENTER_TOKEN).await;
-        let modal = app.slack().open_views(LEAD).pop().unwrap();
+        let modal = app.wait_for_modal(LEAD).await;
         let submitted = app
             .slack()
             .submit_view(

@@ -200,11 +200,7 @@ async fn token_modal(app: &TestApp) -> String {
         .click(&app.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
         .await
         .unwrap();
-    let modal = app
-        .slack()
-        .wait_until(crate::support::DEADLINE, |s| s.open_views(LEAD).pop())
-        .await
-        .expect("the token modal");
+    let modal = app.wait_for_modal(LEAD).await;
     assert_eq!(modal.callback_id(), ids::SUBMIT_TOKEN);
     assert!(
         !modal
@@ -298,12 +294,7 @@ async fn a_register_modal_with_tampered_metadata_is_answered_inline() {
         )
         .await
         .unwrap();
-    // The modal is opened after the ack, by the bot's view worker: wait for it.
-    let modal = app
-        .slack()
-        .wait_until(crate::support::DEADLINE, |s| s.open_views(LEAD).pop())
-        .await
-        .expect("the register modal");
+    let modal = app.wait_for_modal(LEAD).await;
     assert_eq!(modal.callback_id(), ids::REGISTER_TOKEN);
     let before = app.app.engine.store().current_token(CONNECTION).unwrap();
     app.slack().tamper_next(|s| {

@@ -446,8 +446,12 @@ async fn with_the_modal_kept_the_lead_gets_both() {
     let (_, step1) = approved(&app).await;
     let link = ask_for_link(&app, &step1, 1).await;
     assert!(link.starts_with(app.url.as_str().trim_end_matches('/')));
-    let modal = app.slack().open_views(LEAD);
-    assert_eq!(modal.len(), 1, "the modal opened too");
+    app.wait_for_modal(LEAD).await;
+    assert_eq!(
+        app.slack().open_views(LEAD).len(),
+        1,
+        "the modal opened too"
+    );
     app.wait_for_ephemeral(LEAD, "Slack window that just opened")
         .await;
 }

@@ -106,11 +106,28 @@ fn parse(assertion: &str) -> Option<Parsed<'_>> {
 }
 
 /// Checks a certificate assertion sent to the token endpoint `audience` by `client_id`.
+///
+/// The bot signs with the system clock (the model's clock may be a test's), so the window is
+/// checked against the system clock, with Microsoft's five minutes of skew.
 pub(super) fn verify(
     assertion: &str,
     uploaded: &[UploadedCertificate],
     audience: &str,
     client_id: &str,
+) -> Result<(), Refusal> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    verify_at(assertion, uploaded, audience, client_id, now)
+}
+
+/// [`verify`] at `now`, in seconds since the Unix epoch.
+fn verify_at(
+    assertion: &str,
+    uploaded: &[UploadedCertificate],
+    audience: &str,
+    client_id: &str,
+    now: u64,
 ) -> Result<(), Refusal> {
     let invalid = |reason: String| Refusal {
         aadsts: INVALID_SIGNATURE,
@@ -166,11 +183,6 @@ pub(super) fn verify(
         });
     }
     let time = |name: &str| claims.get(name).and_then(Value::as_u64);
-    // The bot signs with the system clock (the model's clock may be a test's), so the window
-    // is checked against the system clock, with Microsoft's five minutes of skew.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     match (time("nbf"), time("exp")) {
         (Some(nbf), Some(exp))
             if exp > nbf
@@ -208,7 +220,7 @@ mod tests {
     use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
     use secrecy::{ExposeSecret, SecretString};
     use serde_json::json;
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     const FIXTURE: &str = include_str!("../../../tests/fixtures/test-only-client-cert.pem");
     const OTHER: &str = include_str!("../../../tests/fixtures/test-only-other-client-cert.pem");
@@ -223,7 +235,11 @@ mod tests {
     fn by_the_bot(pem: &str) -> String {
         ClientCertificate::from_pem(&SecretString::from(pem))
             .unwrap()
-            .assertion(AUDIENCE, CLIENT, SystemTime::now())
+            .assertion(
+                AUDIENCE,
+                CLIENT,
+                SystemTime::UNIX_EPOCH + Duration::from_secs(NOW),
+            )
             .unwrap()
             .expose_secret()
             .to_owned()
@@ -254,34 +270,31 @@ mod tests {
         json!({"alg": "RS256", "typ": "JWT", "x5t": uploaded.x5t, "x5t#S256": uploaded.x5t_s256})
     }
 
-    fn system_now() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
+    /// The one instant every assertion here is signed and checked at (2026-12-01T12:00:00Z):
+    /// no second may tick between building claims and checking them.
+    const NOW: u64 = 1_796_126_400;
+
+    fn check(assertion: &str, uploaded: &[UploadedCertificate]) -> Result<(), Refusal> {
+        verify_at(assertion, uploaded, AUDIENCE, CLIENT, NOW)
     }
 
     fn claims() -> Value {
-        let nbf = system_now();
+        let nbf = NOW;
         json!({"aud": AUDIENCE, "iss": CLIENT, "sub": CLIENT, "jti": "j", "nbf": nbf, "exp": nbf + 600})
     }
 
     fn code(assertion: &str) -> u32 {
-        verify(assertion, &[uploaded(FIXTURE)], AUDIENCE, CLIENT)
-            .unwrap_err()
-            .aadsts
+        check(assertion, &[uploaded(FIXTURE)]).unwrap_err().aadsts
     }
 
     #[test]
     fn the_bots_assertion_passes() {
         let assertion = by_the_bot(FIXTURE);
         assert!(names_certificate(&assertion));
-        verify(&assertion, &[uploaded(FIXTURE)], AUDIENCE, CLIENT).unwrap();
-        verify(
+        check(&assertion, &[uploaded(FIXTURE)]).unwrap();
+        check(
             &signed(FIXTURE, &header_of(FIXTURE), &claims()),
             &[uploaded(FIXTURE)],
-            AUDIENCE,
-            CLIENT,
         )
         .unwrap();
     }
@@ -294,8 +307,7 @@ mod tests {
 
     #[test]
     fn an_unknown_certificate_is_named_by_its_thumbprint() {
-        let refusal =
-            verify(&by_the_bot(OTHER), &[uploaded(FIXTURE)], AUDIENCE, CLIENT).unwrap_err();
+        let refusal = check(&by_the_bot(OTHER), &[uploaded(FIXTURE)]).unwrap_err();
         assert_eq!(refusal.aadsts, INVALID_SIGNATURE);
         let der = CertificateDer::from_pem_slice(OTHER.as_bytes()).unwrap();
         let sha1 = hex::encode_upper(ring::digest::digest(
@@ -318,7 +330,7 @@ mod tests {
     fn a_signature_by_another_key_is_refused() {
         // Claims the uploaded certificate, signed with another key.
         let forged = signed(OTHER, &header_of(FIXTURE), &claims());
-        let refusal = verify(&forged, &[uploaded(FIXTURE)], AUDIENCE, CLIENT).unwrap_err();
+        let refusal = check(&forged, &[uploaded(FIXTURE)]).unwrap_err();
         assert_eq!(refusal.aadsts, INVALID_SIGNATURE);
         assert!(
             refusal.description.contains("did not match"),
@@ -358,7 +370,7 @@ mod tests {
         );
         assert_eq!(with("iss", json!("other")), WRONG_APPLICATION);
         assert_eq!(with("sub", json!("other")), WRONG_APPLICATION);
-        let now = system_now();
+        let now = NOW;
         assert_eq!(
             with("exp", json!(now)),
             OUTSIDE_TIME_RANGE,
@@ -370,6 +382,18 @@ mod tests {
             "window over an hour"
         );
         assert_eq!(with("nbf", Value::Null), OUTSIDE_TIME_RANGE);
+        // The edge: a window of exactly an hour passes.
+        assert_eq!(
+            check(
+                &signed(FIXTURE, &header, &{
+                    let mut claims = claims();
+                    claims["exp"] = json!(now + 3600);
+                    claims
+                }),
+                &[uploaded(FIXTURE)]
+            ),
+            Ok(())
+        );
         // A well-formed window, but signed with a clock far from ours (a test's manual clock).
         let shifted = |by: i64| {
             let mut claims = claims();
@@ -379,5 +403,8 @@ mod tests {
         };
         assert_eq!(shifted(-86_400), OUTSIDE_TIME_RANGE, "a day in the past");
         assert_eq!(shifted(86_400), OUTSIDE_TIME_RANGE, "a day in the future");
+        // Just past Microsoft's five minutes of skew, either way.
+        assert_eq!(shifted(-901), OUTSIDE_TIME_RANGE, "expired 301 s ago");
+        assert_eq!(shifted(301), OUTSIDE_TIME_RANGE, "valid from 301 s ahead");
     }
 }
