@@ -214,12 +214,7 @@ async fn aws_health_event(
                 if outcome.changed() {
                     // Warn now if the new date crossed a threshold; the answer does not wait
                     // for Slack (an API destination gives up after 5 seconds).
-                    let scheduler = Arc::clone(&endpoint.scheduler);
-                    let connection = instance.connection.clone();
-                    tokio::spawn(async move {
-                        let now = scheduler.engine().now();
-                        scheduler.check_expiry(&connection, now).await;
-                    });
+                    endpoint.scheduler.check_expiry_soon(&instance.connection);
                 }
                 results.push(outcome.to_json());
             }
