@@ -32,7 +32,6 @@ use sha2::{Digest, Sha256};
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use tracing::Instrument;
 
 /// Largest request body accepted; Slack's payloads are a few KiB, a modal at most ~100 KiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -212,17 +211,7 @@ async fn aws_health_event(
                 if outcome.changed() {
                     // Warn now if the new date crossed a threshold; the answer does not wait
                     // for Slack (an API destination gives up after 5 seconds).
-                    let scheduler = Arc::clone(&endpoint.scheduler);
-                    let connection = instance.connection.clone();
-                    let span =
-                        tracing::info_span!("health_event_expiry_check", connection = %connection);
-                    tokio::spawn(
-                        async move {
-                            let now = scheduler.engine().now();
-                            scheduler.check_expiry(&connection, now).await;
-                        }
-                        .instrument(span),
-                    );
+                    endpoint.scheduler.check_expiry_soon(&instance.connection);
                 }
                 results.push(outcome.to_json());
             }

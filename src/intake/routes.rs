@@ -361,6 +361,13 @@ fn same_origin(intake: &Intake, headers: &HeaderMap) -> bool {
     }
 }
 
+/// The body may hold the token: wipe its buffer when nothing else shares it, on every path.
+fn wipe(body: Bytes) {
+    if let Ok(mut buffer) = body.try_into_mut() {
+        zeroize::Zeroize::zeroize(buffer.as_mut());
+    }
+}
+
 /// `POST /intake/{code}`: a submission.
 async fn submit(
     State(intake): State<Arc<Intake>>,
@@ -373,19 +380,15 @@ async fn submit(
     let client = address(&client);
     let now = intake.now();
     if intake.limiter().blocked(client, now) {
+        wipe(body);
         return too_many(&intake);
     }
     if let Some(refused) = query_refused(&intake, query.as_deref()) {
-        if let Ok(mut buffer) = body.try_into_mut() {
-            zeroize::Zeroize::zeroize(buffer.as_mut());
-        }
+        wipe(body);
         return refused;
     }
     let parsed = serde_urlencoded::from_bytes::<Fields>(&body);
-    // The body held the token: wipe the buffer when nothing else shares it.
-    if let Ok(mut buffer) = body.try_into_mut() {
-        zeroize::Zeroize::zeroize(buffer.as_mut());
-    }
+    wipe(body);
     let Some(link) = intake.links().find(&code).cloned() else {
         return unknown(&intake, client);
     };

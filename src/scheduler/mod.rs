@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
+use tracing::Instrument;
 
 /// How often rotation requests nobody approved in time are expired, between sweeps: a
 /// sweep may be hours apart, an approval window ends to the minute.
@@ -75,6 +76,9 @@ pub struct Scheduler {
     /// One sweep (or event-triggered check) at a time in this process; other processes are
     /// kept apart by the store's claims.
     serial: tokio::sync::Mutex<()>,
+    /// Connections with an event-triggered check queued ([`Scheduler::check_expiry_soon`]):
+    /// at most one waits per connection, however many events arrive.
+    queued_checks: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Scheduler {
@@ -84,6 +88,7 @@ impl Scheduler {
             api,
             settings,
             serial: tokio::sync::Mutex::new(()),
+            queued_checks: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -148,6 +153,37 @@ impl Scheduler {
                 .await;
         }
         report
+    }
+
+    /// Queues [`Scheduler::check_expiry`] for `connection` without waiting for it (an AWS
+    /// Health event is answered before Slack is called). A check already queued for the
+    /// connection covers this one too, since it reads the stored date when it runs: events
+    /// arriving faster than checks finish never pile up tasks.
+    pub fn check_expiry_soon(self: &Arc<Self>, connection: &str) {
+        let queued = self
+            .queued_checks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(connection.to_owned());
+        if !queued {
+            return;
+        }
+        let scheduler = Arc::clone(self);
+        let connection = connection.to_owned();
+        // The check runs in a span of its own, under the one the event was handled in.
+        let span = tracing::info_span!("queued_expiry_check", connection = %connection);
+        tokio::spawn(
+            async move {
+                scheduler
+                    .queued_checks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&connection);
+                let now = scheduler.engine.now();
+                scheduler.check_expiry(&connection, now).await;
+            }
+            .instrument(span),
+        );
     }
 
     /// Sweeps now and every `every`, and expires unapproved requests every
