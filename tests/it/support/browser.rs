@@ -36,6 +36,10 @@ pub const BROWSER_DEADLINE: Duration = Duration::from_secs(20);
 /// long enough not to keep a core busy.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
+/// How often a click is tried again when the page re-rendered the element in between: live
+/// pages redraw on every change the bot makes, rarely twice within one click.
+const STALE_RETRIES: usize = 5;
+
 /// Set by `.ci/run` once it made sure a browser is installed: a missing browser then fails
 /// the test instead of skipping it.
 const REQUIRE_ENV: &str = "SCIM_ROTATOR_REQUIRE_BROWSER";
@@ -180,6 +184,19 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method.clone(), path, body).await {
+            Ok(value) => value,
+            Err(error) => panic!("WebDriver {method} {path} failed ({error})"),
+        }
+    }
+
+    /// One WebDriver command; `Err` carries WebDriver's error ("stale element reference", …).
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}{path}", self.session);
         let mut request = self.http.request(method.clone(), &url);
         if let Some(body) = body {
@@ -193,12 +210,11 @@ impl Browser {
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
         let status = response.status();
         let answer: Value = response.json().await.expect("WebDriver answers JSON");
-        assert!(
-            status.is_success(),
-            "WebDriver {method} {path} failed ({status}): {}",
-            answer["value"]
-        );
-        answer["value"].clone()
+        if status.is_success() {
+            Ok(answer["value"].clone())
+        } else {
+            Err(format!("{status}: {}", answer["value"]))
+        }
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
@@ -308,8 +324,26 @@ impl Browser {
         .map(str::to_owned)
     }
 
-    /// Clicks the button or link whose visible text is `text`.
+    /// Clicks the button or link whose visible text is `text`. A page that re-renders between
+    /// finding the element and clicking it (live updates) makes the element stale: it is then
+    /// found again, as a person's second look would.
     pub async fn click(&self, text: &str) {
+        for _ in 0..STALE_RETRIES {
+            let id = element_id(&self.clickable(text).await);
+            match self
+                .try_call(reqwest::Method::POST, &format!("/element/{id}/click"), None)
+                .await
+            {
+                Ok(_) => return,
+                Err(error) if error.contains("stale element reference") => continue,
+                Err(error) => panic!("clicking {text:?} failed ({error})"),
+            }
+        }
+        panic!("{text:?} went stale {STALE_RETRIES} times in a row");
+    }
+
+    /// The visible button or link whose text is `text`.
+    async fn clickable(&self, text: &str) -> Value {
         let element = self
             .script(
                 "const want = arguments[0].trim();
@@ -327,9 +361,7 @@ impl Browser {
             "no visible button or link {text:?} on the page:\n{}",
             self.text().await
         );
-        let id = element_id(&element);
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), None)
-            .await;
+        element
     }
 
     /// Waits (polling, up to [`BROWSER_DEADLINE`]) until the visible text contains `text`,
