@@ -231,70 +231,19 @@ async fn http_status(addr: SocketAddr, request_line: &str) -> Option<u16> {
 /// The bot's configuration for `world`, secrets in files beside it; returns its path.
 fn write_bot_config(world: &SandboxWorld, dir: &Path, transport: Transport, port: u16) -> PathBuf {
     std::fs::create_dir_all(dir).expect("a scratch directory");
-    let config = world.config(&dir.join("bot.db"), scim_rotator::config::SlackMode::Http);
-    let connection = &config.connections[0];
     let client_secret = world
         .cloud
         .microsoft
         .client_secret()
         .expect("the sandbox app has a client secret");
-    for (name, value) in [
-        ("bot_token", identity::BOT_TOKEN),
-        ("app_token", identity::APP_TOKEN),
-        ("signing_secret", identity::SIGNING_SECRET),
-        ("client_secret", client_secret.as_str()),
-    ] {
-        std::fs::write(dir.join(name), format!("{value}\n")).expect("a secret file");
-    }
     let mode = match transport {
-        Transport::Http => "http",
-        Transport::SocketMode => "socket",
+        Transport::Http => scim_rotator::config::SlackMode::Http,
+        Transport::SocketMode => scim_rotator::config::SlackMode::Socket,
     };
-    let text = format!(
-        r#"[slack]
-mode = "{mode}"
-bot_token = "file:bot_token"
-app_token = "file:app_token"
-signing_secret = "file:signing_secret"
-channel = "{channel}"
-api_url = "{api_url}"
-approvers = ["{lead}"]
-approver_groups = ["{group}"]
-
-[server]
-listen = "127.0.0.1:{port}"
-
-[store]
-path = "{db}"
-
-[[connection]]
-name = "{name}"
-scim_url = "{scim_url}"
-aws_region = "{region}"
-aws_account_id = "{account}"
-azure_tenant_id = "{tenant}"
-azure_client_id = "{client}"
-azure_client_secret = "file:client_secret"
-graph_url = "{graph_url}"
-login_url = "{login_url}"
-"#,
-        channel = config.slack.channel,
-        api_url = config.slack.api_url,
-        lead = config.slack.approvers[0],
-        group = config.slack.approver_groups[0],
-        db = dir.join("bot.db").display(),
-        name = connection.name,
-        scim_url = connection.scim_url,
-        region = connection.aws_region,
-        account = connection.aws_account_id,
-        tenant = connection.azure_tenant_id,
-        client = connection.azure_client_id,
-        graph_url = connection.graph_url,
-        login_url = connection.login_url,
-    );
-    let path = dir.join("scim-rotator.toml");
-    std::fs::write(&path, text).expect("the config file");
-    path
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    world
+        .write_config_file(dir, &client_secret, mode, listen, "")
+        .expect("the config file")
 }
 
 /// `--bare-responder PORT`: answers every request `200` with an empty body, reading

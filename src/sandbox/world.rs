@@ -59,6 +59,76 @@ impl SandboxWorld {
         }
     }
 
+    /// Writes a real configuration file for this world into `dir` (the database beside it,
+    /// `listen` as `[server] listen`, `extra` TOML tables after `[store]`), with the secrets in
+    /// files next to it as an operator would keep them; returns the file's path. Used by the
+    /// tests that run the real binary and by the benchmark harness.
+    pub fn write_config_file(
+        &self,
+        dir: &Path,
+        client_secret: &str,
+        mode: SlackMode,
+        listen: std::net::SocketAddr,
+        extra: &str,
+    ) -> std::io::Result<std::path::PathBuf> {
+        let config = self.config(&dir.join("bot.db"), mode);
+        let connection = &config.connections[0];
+        for (name, value) in [
+            ("bot_token", identity::BOT_TOKEN),
+            ("app_token", identity::APP_TOKEN),
+            ("signing_secret", identity::SIGNING_SECRET),
+            ("client_secret", client_secret),
+        ] {
+            std::fs::write(dir.join(name), format!("{value}\n"))?;
+        }
+        let text = format!(
+            r#"[slack]
+mode = "{mode}"
+bot_token = "file:bot_token"
+app_token = "file:app_token"
+signing_secret = "file:signing_secret"
+channel = "{channel}"
+api_url = "{api_url}"
+approvers = ["{lead}"]
+approver_groups = ["{group}"]
+
+[server]
+listen = "{listen}"
+
+[store]
+path = "{db}"
+{extra}
+
+[[connection]]
+name = "{name}"
+scim_url = "{scim_url}"
+aws_region = "{region}"
+aws_account_id = "{account}"
+azure_tenant_id = "{tenant}"
+azure_client_id = "{client}"
+azure_client_secret = "file:client_secret"
+graph_url = "{graph_url}"
+login_url = "{login_url}"
+"#,
+            channel = config.slack.channel,
+            api_url = config.slack.api_url,
+            lead = config.slack.approvers[0],
+            group = config.slack.approver_groups[0],
+            db = dir.join("bot.db").display(),
+            name = connection.name,
+            scim_url = connection.scim_url,
+            region = connection.aws_region,
+            account = connection.aws_account_id,
+            tenant = connection.azure_tenant_id,
+            client = connection.azure_client_id,
+            graph_url = connection.graph_url,
+            login_url = connection.login_url,
+        );
+        let path = dir.join("scim-rotator.toml");
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
     /// A configuration pointing the real bot at the fakes, with its database at `store`.
     pub fn config(&self, store: &Path, mode: SlackMode) -> Config {
         Config {
