@@ -115,8 +115,26 @@ pub async fn run(
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..connections {
         let template = template.clone();
-        workers.spawn(async move { drive(addr, template, worker, counted_from, until).await });
+        workers.spawn(
+            async move { drive(addr, template, worker, counted_from, until, u64::MAX).await },
+        );
     }
+    collect(workers, measure).await
+}
+
+/// Sends exactly `requests` requests, one after another on one connection (for profiles:
+/// a fixed amount of work, however slow the server runs).
+pub async fn count(addr: SocketAddr, template: &Template, requests: u64) -> Phase {
+    let start = Instant::now();
+    let until = start + Duration::from_secs(3600);
+    let phase = drive(addr, template.clone(), 0, start, until, requests).await;
+    Phase {
+        elapsed: start.elapsed(),
+        ..phase
+    }
+}
+
+async fn collect(mut workers: tokio::task::JoinSet<Phase>, measure: Duration) -> Phase {
     let mut phase = Phase::default();
     while let Some(done) = workers.join_next().await {
         let part = done.expect("a load worker does not panic");
@@ -139,6 +157,7 @@ async fn drive(
     worker: usize,
     counted_from: Instant,
     until: Instant,
+    requests: u64,
 ) -> Phase {
     let host = addr.to_string();
     let mut phase = Phase::default();
@@ -147,7 +166,7 @@ async fn drive(
     let mut reader = Reader::default();
     let mut n = 0u64;
     let mut stream: Option<TcpStream> = None;
-    while Instant::now() < until {
+    while Instant::now() < until && n < requests {
         let conn = match stream.as_mut() {
             Some(conn) => conn,
             None => match TcpStream::connect(addr).await {

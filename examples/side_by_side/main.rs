@@ -19,6 +19,7 @@ use scim_rotator::sandbox::SandboxWorld;
 use scim_rotator::sandbox::people::{CHANNEL, MEMBER};
 use scim_rotator::sandbox::slack::{EnvelopeKind, FakeSlack, identity};
 use scim_rotator::sandbox::{Fault, Route};
+use scim_rotator::slack::ids;
 use serde_json::{Value, json};
 use servers::{Programs, Side, Transport};
 use std::path::PathBuf;
@@ -30,6 +31,11 @@ const SOCKET_WINDOW: usize = 10;
 
 struct Options {
     programs: Programs,
+    /// `--profile N`: only start the bot (under `SBS_BOT_WRAP`, if set), send it `N` clicks
+    /// one after another, and stop it: a fixed amount of work for callgrind or perf.
+    profile: Option<u64>,
+    /// With `--profile`: the clicks are answered with an ephemeral (`--reply`), else ack only.
+    reply: bool,
     rounds: usize,
     warmup: Duration,
     measure: Duration,
@@ -43,6 +49,8 @@ fn parse_args() -> Options {
     let mut scratch = None;
     let mut rounds = 3;
     let mut seconds = 2.0;
+    let mut profile = None;
+    let mut reply = false;
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
         match arg.as_str() {
@@ -56,21 +64,27 @@ fn parse_args() -> Options {
             "--server-cpu" => server_cpu = value(),
             "--scratch" => scratch = Some(PathBuf::from(value())),
             "--rounds" => rounds = value().parse().expect("--rounds N"),
+            "--profile" => profile = Some(value().parse().expect("--profile CLICKS")),
+            "--reply" => reply = true,
             "--seconds" => seconds = value().parse().expect("--seconds S"),
             other => panic!(
                 "unknown argument {other}; use --bot PATH --bolt-dir DIR --scratch DIR \
-                 [--server-cpu N] [--rounds N] [--seconds S]"
+                 [--server-cpu N] [--rounds N] [--seconds S] | --profile CLICKS [--reply]"
             ),
         }
     }
     Options {
         programs: Programs {
             bot: bot.expect("--bot PATH (the release scim-rotator)"),
-            bolt_dir: bolt_dir.expect("--bolt-dir DIR (the Bolt peer, npm ci done)"),
+            bolt_dir: bolt_dir
+                .or_else(|| profile.map(|_| PathBuf::new()))
+                .expect("--bolt-dir DIR (the Bolt peer, npm ci done)"),
             myself: std::env::current_exe().expect("this program's path"),
             server_cpu,
             scratch: scratch.expect("--scratch DIR"),
         },
+        profile,
+        reply,
         rounds,
         warmup: Duration::from_millis(500),
         measure: Duration::from_secs_f64(seconds),
@@ -83,6 +97,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
+    if let Some(clicks) = options.profile {
+        runtime.block_on(profile(&options, clicks));
+        return;
+    }
     let samples = runtime.block_on(run(&options));
     let tsv = options.programs.scratch.join("samples.tsv");
     std::fs::write(&tsv, samples.tsv()).expect("samples written");
@@ -106,10 +124,11 @@ async fn world() -> (SandboxWorld, String) {
                 "type": "actions",
                 "block_id": "bench",
                 "elements": [
-                    {"type": "button", "action_id": "approve", "value": "999999",
+                    {"type": "button", "action_id": ids::APPROVE, "value": "999999",
                      "text": {"type": "plain_text", "text": "Approve"}},
-                    {"type": "button", "action_id": "bench_noop", "value": "0",
-                     "text": {"type": "plain_text", "text": "Nothing"}}
+                    {"type": "button", "action_id": ids::OPEN_CONSOLE,
+                     "url": "https://eu-west-1.console.aws.amazon.com/singlesignon/home",
+                     "text": {"type": "plain_text", "text": "Open IAM Identity Center"}}
                 ]
             }]
         }))
@@ -127,9 +146,14 @@ async fn world() -> (SandboxWorld, String) {
 }
 
 /// The click a member makes: `approve` on a rotation that does not exist (answered with an
-/// ephemeral, as Bolt answers with `REPLY=1`) or a button the bot does not act on (ack only).
+/// ephemeral, as Bolt answers with `REPLY=1`) or the bot's link button "Open IAM Identity
+/// Center" (Slack opens the link and sends the click; the bot only acknowledges it).
 fn click(slack: &FakeSlack, ts: &str, reply: bool) -> Value {
-    let action = if reply { "approve" } else { "bench_noop" };
+    let action = if reply {
+        ids::APPROVE
+    } else {
+        ids::OPEN_CONSOLE
+    };
     let mut payload = slack
         .block_actions_payload(MEMBER, CHANNEL, ts, action)
         .expect("the button is on the message");
@@ -177,6 +201,39 @@ async fn run(options: &Options) -> Samples {
         slow_remote_round(options, round, &mut samples).await;
     }
     samples
+}
+
+/// `--profile`: the bot alone, a fixed number of clicks, then a clean stop (SIGTERM), so a
+/// profiler wrapping it (`SBS_BOT_WRAP`) writes its figures.
+async fn profile(options: &Options, clicks: u64) {
+    let (world, ts) = world().await;
+    let label = format!("profile-{clicks}");
+    let server = servers::start(
+        &options.programs,
+        Side::Bot,
+        Transport::Http,
+        options.reply,
+        &world,
+        &label,
+    )
+    .await;
+    println!("exec → ready: {:.1} ms", ms(server.ready_after));
+    let template = Template::interaction(
+        "/slack/interactivity",
+        &click(&world.slack, &ts, options.reply),
+        identity::SIGNING_SECRET,
+    );
+    let phase = loadgen::count(server.addr, &template, clicks).await;
+    println!(
+        "{} clicks acked, {} failed ({}), {:.0}/s",
+        phase.ok_total,
+        phase.failed,
+        phase.first_failure.as_deref().unwrap_or("none"),
+        phase.ok_total as f64 / phase.elapsed.as_secs_f64()
+    );
+    let (_, peak) = server.rss_mb();
+    println!("peak RSS: {peak:.1} MB");
+    server.stop();
 }
 
 fn record_phase(samples: &mut Samples, row: &str, side: Side, phase: &Phase) {

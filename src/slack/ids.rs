@@ -36,6 +36,14 @@ pub const CONFIRM_DELETED: &str = "confirm_deleted";
 /// rotation id, in decimal.
 pub const RETRY: &str = "retry";
 
+/// "Open IAM Identity Center": a link button (it carries a `url`) on the step-1
+/// instructions. Slack opens the link itself and still sends the click, expecting a bare
+/// acknowledgement: the bot acks it, answers nothing and changes nothing. No `value`.
+pub const OPEN_CONSOLE: &str = "open_console";
+
+/// The buttons that only open a link (see [`OPEN_CONSOLE`]).
+pub const LINKS: &[&str] = &[OPEN_CONSOLE];
+
 // ---------------------------------------------------------------------------------------------
 // Modal callback ids
 // ---------------------------------------------------------------------------------------------
@@ -83,6 +91,7 @@ pub const ALL: &[&str] = &[
     ENTER_TOKEN,
     CONFIRM_DELETED,
     RETRY,
+    OPEN_CONSOLE,
     SUBMIT_TOKEN,
     REGISTER_TOKEN,
     TOKEN_BLOCK,

@@ -70,7 +70,8 @@ pub enum Interaction {
         thread_ts: Option<String>,
         what: String,
     },
-    /// Something the bot does not act on (a view closed).
+    /// Something the bot does not act on (a view closed, a link button's click): acked,
+    /// nothing answered, nothing changed.
     Ignored(&'static str),
 }
 
@@ -135,6 +136,10 @@ fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
     let Some(action) = event.actions.unwrap_or_default().into_iter().next() else {
         return Interaction::Ignored("click without an action");
     };
+    if ids::LINKS.contains(&action.action_id.0.as_str()) {
+        // Slack opened the link; the click only needs its acknowledgement.
+        return Interaction::Ignored("a link button");
+    }
     let value = action.value.unwrap_or_default();
     let rotation = || {
         value

@@ -18,6 +18,7 @@ mod demo_web;
 mod durable_acks;
 mod engine;
 mod graph_client;
+mod link_buttons;
 mod manifest;
 mod no_token_in_logs;
 mod parsers_prop;

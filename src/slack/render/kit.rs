@@ -83,6 +83,18 @@ pub fn button(label: &str, action_id: &str, value: &str, style: Style) -> SlackB
     }
 }
 
+/// A link button: Slack opens `url` in the browser and sends the click with `action_id`
+/// (one of `ids::LINKS`), which the bot only acknowledges. `None` when `url` is not an
+/// address Slack would accept.
+pub fn link_button(label: &str, action_id: &str, url: &str) -> Option<SlackBlockButtonElement> {
+    let url = url::Url::parse(url).ok()?;
+    Some(
+        SlackBlockButtonElement::new(plain(label, MAX_BUTTON_TEXT))
+            .with_action_id(SlackActionId(action_id.to_owned()))
+            .with_url(url),
+    )
+}
+
 /// A confirm dialog for a button: Slack shows it before the click is sent.
 pub fn confirm(title: &str, mrkdwn: &str, yes: &str, no: &str) -> SlackBlockConfirmItem {
     SlackBlockConfirmItem::new(

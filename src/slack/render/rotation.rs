@@ -7,7 +7,7 @@
 use super::format::{
     code, duration, escape, inline, link, on_day, quote, user, user_or_someone, when,
 };
-use super::kit::{Style, actions, button, confirm, context, fields, section};
+use super::kit::{Style, actions, button, confirm, context, fields, link_button, section};
 use super::{Approvers, ConnectionInfo, Message};
 use crate::rotation::history::{self, Attempt, AttemptOutcome, Entry};
 use crate::rotation::{Rotation, RotationState, Stage, TokenRecord};
@@ -305,10 +305,25 @@ fn instructions(thread: &Thread<'_>, is_last: bool) -> Message {
                  2. Press *Generate token* and copy it (AWS shows it once), with its id.\n\
                  3. Press *Enter new token* and paste it."
             )),
-            actions(vec![
-                button("Enter new token", ids::ENTER_TOKEN, &id, Style::Primary),
-                button("Cancel rotation", ids::CANCEL, &id, Style::Plain),
-            ]),
+            actions(
+                [
+                    Some(button(
+                        "Enter new token",
+                        ids::ENTER_TOKEN,
+                        &id,
+                        Style::Primary,
+                    )),
+                    link_button(
+                        "Open IAM Identity Center",
+                        ids::OPEN_CONSOLE,
+                        &conn.console_url(),
+                    ),
+                    Some(button("Cancel rotation", ids::CANCEL, &id, Style::Plain)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ),
         ],
     )
 }

@@ -540,7 +540,10 @@ fn a_whole_rotation_with_one_failed_attempt_step_by_step() {
     let approved = approved_story();
     let thread = approved.thread();
     assert_eq!(thread.len(), 2);
-    assert_eq!(action_ids(&thread[1]), [ids::ENTER_TOKEN, ids::CANCEL]);
+    assert_eq!(
+        action_ids(&thread[1]),
+        [ids::ENTER_TOKEN, ids::OPEN_CONSOLE, ids::CANCEL]
+    );
     assert_buttons_only_on_the_newest(&thread);
     snap("thread_2_step1", &thread[1]);
     snap_thread("story_2_approved", &approved);
