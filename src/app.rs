@@ -228,7 +228,7 @@ impl RunningApp {
         }
 
         let slack = match config.slack.mode {
-            SlackMode::Http => Some(SlackEndpoints {
+            SlackMode::Http => Some(Arc::new(SlackEndpoints {
                 bot: Arc::clone(&bot),
                 signing_secret: config
                     .slack
@@ -236,17 +236,19 @@ impl RunningApp {
                     .clone()
                     .context("slack.signing_secret is required in http mode")?,
                 guard: Arc::new(InboundGuard::new((*identity).clone(), Arc::clone(&metrics))),
-            }),
+            })),
             SlackMode::Socket => None,
         };
         let router = server::router(AppState {
             store: Arc::clone(&store),
             clock: Arc::clone(&options.clock),
             slack,
-            aws_health: config.aws_health.as_ref().map(|health| HealthEndpoint {
-                secret: health.secret.clone(),
-                instances: Arc::new(aws_instances(config)),
-                scheduler: Arc::clone(&scheduler),
+            aws_health: config.aws_health.as_ref().map(|health| {
+                Arc::new(HealthEndpoint {
+                    secret: health.secret.clone(),
+                    instances: Arc::new(aws_instances(config)),
+                    scheduler: Arc::clone(&scheduler),
+                })
             }),
             connections: Arc::new(engine.connection_names()),
             metrics: Arc::clone(&metrics),

@@ -2,7 +2,7 @@
 //! health and readiness. (Outbound clients are `crate::outbound`'s.)
 //!
 //! Each Slack request follows the transport rule: **verify** (signature over the raw body,
-//! 300 s window) before anything else, **parse** it to a typed request, have the bot
+//! 300 s window, replay guard, content type: the [`Verified`] extractor) before anything else, **parse** it to a typed request, have the bot
 //! **persist** what it changes (`SlackBot::handle_*` returns once the engine committed it),
 //! and only then **ack** with the bot's answer. Refusals (bad signature, malformed, too
 //! large) are counted per reason and logged as a summary at most every 10 s per reason.
@@ -15,13 +15,13 @@ use crate::metrics::{self, Gauges, Metrics};
 use crate::rotation::expiry::days_left;
 use crate::scheduler::Scheduler;
 use crate::slack::bot::SlackBot;
+use crate::slack::http_interaction::{self, Incoming};
 use crate::slack::identity::Origin;
 use crate::slack::inbound::{self, InboundGuard, require_content_type};
-use crate::slack::signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::slack::verified::{Form, Json, Verified};
 use crate::store::Store;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -41,11 +41,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub store: Arc<Store>,
     pub clock: SharedClock,
-    /// Present in `http` mode: the Slack endpoints are served.
-    pub slack: Option<SlackEndpoints>,
+    /// Present in `http` mode: the Slack endpoints are served. (Shared: axum clones the
+    /// state for every request.)
+    pub slack: Option<Arc<SlackEndpoints>>,
     /// Present when `[aws_health]` is configured; otherwise `POST /aws/health-events`
     /// answers 404.
-    pub aws_health: Option<HealthEndpoint>,
+    pub aws_health: Option<Arc<HealthEndpoint>>,
     /// The configured connections' names (for the per-connection metrics).
     pub connections: Arc<Vec<String>>,
     /// The bot's metrics: served at `/metrics`; refused requests are counted (and logged at
@@ -232,82 +233,15 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
     (status, reason.to_owned()).into_response()
 }
 
-/// The body of a Slack request, or the refusal (counted) when it could not be read: over
-/// [`MAX_BODY_BYTES`] (413) or cut off.
-fn read(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, BytesRejection> {
-    body.inspect_err(|rejection| {
-        let reason = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "unreadable_body"
-        };
-        state
-            .metrics
-            .refused(reason, "a Slack request whose body could not be read");
-    })
-}
-
-/// The signature (401), then the replay guard (401), then the content type (415).
-fn verified<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-    content_type: &'static str,
-) -> Result<&'a SlackEndpoints, inbound::Refusal> {
-    let slack = signed(state, headers, body)?;
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let timestamp = header(TIMESTAMP_HEADER)
-        .and_then(|t| t.trim().parse::<i64>().ok())
-        .unwrap_or_default();
-    slack.guard.first_use(
-        timestamp,
-        header(SIGNATURE_HEADER).unwrap_or_default(),
-        state.clock.now(),
-    )?;
-    require_content_type(headers, content_type, &state.metrics)?;
-    Ok(slack)
-}
-
-fn signed<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<&'a SlackEndpoints, (StatusCode, String)> {
-    let Some(slack) = state.slack.as_ref() else {
-        return Err((StatusCode::NOT_FOUND, "not found".to_owned()));
-    };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match signature::verify(
-        &slack.signing_secret,
-        header(SIGNATURE_HEADER),
-        header(TIMESTAMP_HEADER),
-        body,
-        state.clock.now(),
-    ) {
-        Ok(()) => Ok(slack),
-        Err(error) => {
-            state.metrics.refused("bad_signature", &error.to_string());
-            Err((
-                StatusCode::UNAUTHORIZED,
-                format!("invalid request signature: {error}"),
-            ))
-        }
-    }
-}
-
 async fn slack_events(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Verified {
+        slack,
+        headers,
+        body,
+        ..
+    }: Verified<Json>,
 ) -> Response {
-    let body = match read(&state, body) {
-        Ok(body) => body,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let slack = match verified(&state, &headers, &body, inbound::JSON) {
-        Ok(slack) => slack,
-        Err(refusal) => return refusal.into_response(),
-    };
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
         state
             .metrics
@@ -352,67 +286,21 @@ async fn slack_events(
     }
 }
 
-#[derive(serde::Deserialize)]
-struct InteractionForm {
-    payload: String,
-}
-
 async fn slack_interactivity(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Verified { slack, body, .. }: Verified<Form>,
 ) -> Response {
-    let body = match read(&state, body) {
-        Ok(body) => body,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let slack = match verified(&state, &headers, &body, inbound::FORM) {
-        Ok(slack) => slack,
+    let incoming = match http_interaction::read(&body, &slack.guard, &state.metrics) {
+        Ok(incoming) => incoming,
         Err(refusal) => return refusal.into_response(),
     };
-    let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(&body) else {
-        state
-            .metrics
-            .refused("malformed", "an interaction without a payload field");
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "malformed interaction: expected a form field 'payload'",
-        );
-    };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&form.payload) else {
-        state
-            .metrics
-            .refused("malformed", "an interaction payload that is not JSON");
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "malformed interaction: payload is not JSON",
-        );
-    };
-    if let Err(refusal) = slack
-        .guard
-        .admit(&Origin::of_interaction_json(&value), "interaction")
-    {
-        return refusal.into_response();
-    }
-    let event: SlackInteractionEvent = match serde_json::from_value(value) {
-        Ok(event) => event,
-        Err(_) => {
-            state
-                .metrics
-                .refused("malformed", "a payload that is not a Slack interaction");
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "malformed interaction: payload is not a Slack interaction",
-            );
-        }
-    };
-    drop(form);
-    if let Some(reason) = crate::slack::interaction::malformed(&event) {
-        state.metrics.refused("malformed", reason);
-        return refuse(StatusCode::BAD_REQUEST, reason);
-    }
+    drop(body);
     // Verified and parsed; the bot persists whatever the interaction changes, then acks.
-    match slack.bot.handle_interaction(event).await {
+    let answer = match incoming {
+        Incoming::Click(click) => slack.bot.handle_click(click).await,
+        Incoming::Other(event) => slack.bot.handle_interaction(*event).await,
+    };
+    match answer {
         SlackInteractionResponse::Empty => StatusCode::OK.into_response(),
         SlackInteractionResponse::ViewSubmission(response) => axum::Json(response).into_response(),
         SlackInteractionResponse::BlockSuggestion(response) => axum::Json(response).into_response(),
@@ -421,17 +309,8 @@ async fn slack_interactivity(
 
 async fn slack_commands(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Verified { slack, body, .. }: Verified<Form>,
 ) -> Response {
-    let body = match read(&state, body) {
-        Ok(body) => body,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let slack = match verified(&state, &headers, &body, inbound::FORM) {
-        Ok(slack) => slack,
-        Err(refusal) => return refusal.into_response(),
-    };
     let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
         state
             .metrics

@@ -13,6 +13,7 @@
 use super::api::SlackApi;
 use super::approvers::ApproverDirectory;
 use super::binding::{self, ModalSeal};
+use super::block_actions::BlockActions;
 use super::interaction::{self, Button, Click, Interaction, Registration, TokenSubmission};
 use super::outbox::{self, Lane, LaneReceiver, ReplyOutcome, ReplyStats};
 use super::render::{self, ConnectionInfo, StatusRow};
@@ -143,7 +144,17 @@ impl SlackBot {
                 return refusal;
             }
         }
-        match interaction::parse(event) {
+        self.handle(interaction::parse(event)).await
+    }
+
+    /// Handles a click read straight from an HTTP payload (`crate::slack::http_interaction`),
+    /// as [`SlackBot::handle_interaction`] handles the same click parsed by slack-morphism.
+    pub async fn handle_click(&self, click: BlockActions) -> SlackInteractionResponse {
+        self.handle(interaction::parse_click(click)).await
+    }
+
+    async fn handle(&self, interaction: Interaction) -> SlackInteractionResponse {
+        match interaction {
             Interaction::Click(click) => {
                 if let Some(refusal) = self.foreign_click(&click) {
                     self.ephemeral(click.channel, click.user, click.thread_ts, refusal);

@@ -5,6 +5,7 @@
 
 use crate::rotation::RotationId;
 use crate::secret::ScimToken;
+use crate::slack::block_actions::{self, BlockActions};
 use crate::slack::ids;
 use chrono::NaiveDate;
 use slack_morphism::prelude::*;
@@ -79,15 +80,10 @@ pub enum Interaction {
 /// and logged), or `None` when [`parse`] can read it. Checked before anything else.
 pub fn malformed(event: &SlackInteractionEvent) -> Option<&'static str> {
     match event {
-        SlackInteractionEvent::BlockActions(click) => {
-            if click.user.as_ref().is_none_or(|u| u.id.0.trim().is_empty()) {
-                Some("malformed interaction: a click without a user")
-            } else if click.actions.as_ref().is_none_or(Vec::is_empty) {
-                Some("malformed interaction: a click without an action")
-            } else {
-                None
-            }
-        }
+        SlackInteractionEvent::BlockActions(click) => block_actions::malformed(
+            click.user.as_ref().map(|u| u.id.0.as_str()),
+            click.actions.as_ref().map_or(0, Vec::len),
+        ),
         SlackInteractionEvent::ViewSubmission(submission) => match &submission.view.view {
             SlackView::Home(_) => Some("malformed interaction: a submission from the home tab"),
             SlackView::Modal(modal) => {
@@ -123,20 +119,32 @@ fn shown(text: &str) -> String {
 /// Parses one interaction payload.
 pub fn parse(event: SlackInteractionEvent) -> Interaction {
     match event {
-        SlackInteractionEvent::BlockActions(event) => parse_click(event),
+        SlackInteractionEvent::BlockActions(event) => parse_click(event.into()),
         SlackInteractionEvent::ViewSubmission(event) => parse_submission(event),
         _ => Interaction::Ignored("interaction type not used by this app"),
     }
 }
 
-fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
-    let Some(user) = event.user.map(|u| u.id.0) else {
+/// Why a click read directly ([`BlockActions::from_json`]) is malformed, as [`malformed`]
+/// says of the same click parsed by slack-morphism.
+pub fn malformed_click(click: &BlockActions) -> Option<&'static str> {
+    block_actions::malformed(
+        click.user.as_ref().map(|u| u.id.as_str()),
+        click.actions.as_ref().map_or(0, Vec::len),
+    )
+}
+
+/// Parses one click (read directly over HTTP, converted from slack-morphism's event over
+/// Socket Mode).
+pub fn parse_click(event: BlockActions) -> Interaction {
+    let on_message = event.on_message();
+    let Some(user) = event.user.map(|u| u.id) else {
         return Interaction::Ignored("click without a user");
     };
     let Some(action) = event.actions.unwrap_or_default().into_iter().next() else {
         return Interaction::Ignored("click without an action");
     };
-    if ids::LINKS.contains(&action.action_id.0.as_str()) {
+    if ids::LINKS.contains(&action.action_id.as_str()) {
         // Slack opened the link; the click only needs its acknowledgement.
         return Interaction::Ignored("a link button");
     }
@@ -149,7 +157,7 @@ fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
             .filter(|id| *id > 0)
             .map(RotationId)
     };
-    let button = match action.action_id.0.as_str() {
+    let button = match action.action_id.as_str() {
         ids::START_ROTATION if !value.trim().is_empty() => {
             Some(Button::StartRotation(value.trim().to_owned()))
         }
@@ -161,30 +169,27 @@ fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
         ids::RETRY => rotation().map(Button::Retry),
         _ => None,
     };
-    let (channel, message_ts) = match &event.container {
-        SlackInteractionActionContainer::Message(m) => (
-            m.channel_id.as_ref().map(|c| c.0.clone()),
-            Some(m.message_ts.0.clone()),
-        ),
-        _ => (None, None),
+    let (channel, message_ts) = if on_message {
+        (event.container.channel_id, event.container.message_ts)
+    } else {
+        (None, None)
     };
-    let channel = channel.or_else(|| event.channel.map(|c| c.id.0));
+    let channel = channel.or_else(|| event.channel.map(|c| c.id));
     let thread_ts = event
         .message
-        .as_ref()
-        .and_then(|m| m.origin.thread_ts.as_ref().map(|t| t.0.clone()))
+        .and_then(|m| m.thread_ts)
         .or_else(|| message_ts.clone());
     let Some(button) = button else {
-        let known = ids::ALL.contains(&action.action_id.0.as_str());
+        let known = ids::ALL.contains(&action.action_id.as_str());
         let what = if known {
             format!(
                 "The button {} carried a value I cannot read, so nothing was changed.",
-                shown(&action.action_id.0)
+                shown(&action.action_id)
             )
         } else {
             format!(
                 "I do not know the button {}, so nothing was changed. Use the buttons in the rotation's latest messages.",
-                shown(&action.action_id.0)
+                shown(&action.action_id)
             )
         };
         return Interaction::NotUnderstood {
@@ -197,7 +202,7 @@ fn parse_click(event: SlackInteractionBlockActionsEvent) -> Interaction {
     Interaction::Click(Click {
         user,
         action: button,
-        trigger_id: event.trigger_id.0,
+        trigger_id: event.trigger_id,
         channel,
         message_ts,
         thread_ts,
