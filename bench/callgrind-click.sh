@@ -2,7 +2,7 @@
 # Instructions per click, counted by callgrind: repeatable on a busy machine, where
 # throughput is not. Not a test; not part of .ci/run.
 #
-#   bash bench/callgrind-click.sh [--no-build] [--ack|--reply]   (both by default)
+#   [BOT=path/to/scim-rotator] bash bench/callgrind-click.sh [--no-build] [--ack|--reply]
 #
 # Runs the release bot under `valgrind --tool=callgrind` twice per kind of click, with
 # $SMALL and $LARGE signed clicks sent one after another (examples/side_by_side --profile),
@@ -10,6 +10,7 @@
 # start-up and shutdown cancelled out. Needs valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BOT=${BOT:-target/release/scim-rotator}
 SMALL=${SMALL:-200}
 LARGE=${LARGE:-1200}
 build=1
@@ -38,7 +39,7 @@ for kind in "${kinds[@]}"; do
     out="$scratch/$kind.$n"
     SBS_BOT_WRAP="valgrind --tool=callgrind --callgrind-out-file=$out.%p" \
       taskset -c "$((cores - 1))" target/release/examples/side_by_side \
-      --bot target/release/scim-rotator --scratch "$scratch" --server-cpu 0 \
+      --bot "$BOT" --scratch "$scratch" --server-cpu 0 \
       --profile "$n" "${flag[@]}" | sed "s/^/  $kind $n: /"
     file=$(ls "$out".* | head -1)
     total[$n]=$(ir "$file")

@@ -4,9 +4,9 @@
 use crate::support::app::TestApp;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::Transport;
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::Transport;
 use std::time::{Duration, Instant};
 
 /// How soon after the event a removed member must be refused (the bound).

@@ -7,9 +7,9 @@ use crate::support::app::TestApp;
 use chrono::Duration;
 use scim_rotator::clock::Clock;
 use scim_rotator::config::SlackMode;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{StoredMessage, ViewOutcome, plain_text_value};
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{StoredMessage, ViewOutcome, plain_text_value};
 
 fn has_button(message: &StoredMessage, action_id: &str) -> bool {
     message

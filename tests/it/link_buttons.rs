@@ -6,9 +6,9 @@
 use crate::support::app::TestApp;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{StoredMessage, Transport};
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{StoredMessage, Transport};
 use serde_json::json;
 
 /// A rotation approved and waiting for its new token; returns its step-1 message.

@@ -4,9 +4,9 @@
 use crate::support::app::TestApp;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{SigningOptions, ViewOutcome, plain_text_value};
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{SigningOptions, ViewOutcome, plain_text_value};
 
 /// Starts a rotation from the warning's button (as `requester`) and returns the thread ts.
 async fn start_from_warning(app: &TestApp, requester: &str) -> String {
@@ -352,7 +352,7 @@ async fn the_token_modal_answers_bad_input_inline() {
                 (
                     ids::EXPIRES_BLOCK,
                     ids::VALUE,
-                    scim_rotator::sandbox::slack::datepicker_value("2020-01-01"),
+                    scim_sandbox::slack::datepicker_value("2020-01-01"),
                 ),
             ],
             ids::EXPIRES_BLOCK,
@@ -552,11 +552,7 @@ async fn a_lead_registers_a_token_through_the_modal() {
 }
 
 /// The lead submits the register modal with a token id and a creation date.
-async fn register(
-    app: &TestApp,
-    modal: &str,
-    created: &str,
-) -> scim_rotator::sandbox::slack::Submission {
+async fn register(app: &TestApp, modal: &str, created: &str) -> scim_sandbox::slack::Submission {
     app.slack()
         .submit_view(
             &app.url,
@@ -571,7 +567,7 @@ async fn register(
                 (
                     ids::CREATED_BLOCK,
                     ids::VALUE,
-                    scim_rotator::sandbox::slack::datepicker_value(created),
+                    scim_sandbox::slack::datepicker_value(created),
                 ),
             ],
         )

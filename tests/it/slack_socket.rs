@@ -4,9 +4,9 @@
 use crate::support::app::TestApp;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::Transport;
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::Transport;
 
 #[tokio::test]
 async fn a_rotation_is_requested_and_approved_over_socket_mode() {
@@ -44,7 +44,7 @@ async fn a_rotation_is_requested_and_approved_over_socket_mode() {
     let event = slack.event_callback(slack.app_home_opened(LEAD));
     slack.send_event(event.clone()).await.unwrap();
     let retried = slack
-        .envelope(scim_rotator::sandbox::slack::EnvelopeKind::EventsApi, event)
+        .envelope(scim_sandbox::slack::EnvelopeKind::EventsApi, event)
         .retried(1, "timeout");
     slack
         .send_and_await_ack(retried, crate::support::DEADLINE)
