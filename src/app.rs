@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use tokio_util::task::AbortOnDropHandle;
 
 /// How long shutdown waits for in-flight HTTP requests (Slack acks within 3 s anyway).
 const SERVER_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -105,6 +106,32 @@ pub fn aws_instances(config: &Config) -> Vec<AwsInstance> {
         .collect()
 }
 
+/// What the bot asks Slack before it answers anyone, the three round trips at once: the
+/// team (for Slack's per-method tiers; a failure only warns), the workspace and app whose
+/// requests it answers (a failure stops the start), and the approver groups' members (a
+/// failure warns: configured user ids still work).
+async fn learn_slack(
+    api: SlackApi,
+    configured_app: Option<String>,
+    approvers: Arc<ApproverDirectory>,
+) -> Result<WorkspaceIdentity, crate::slack::api::SlackApiError> {
+    let (team, identity, groups) = tokio::join!(
+        api.learn_team(),
+        WorkspaceIdentity::learn(&api, configured_app.as_deref()),
+        approvers.refresh(),
+    );
+    match team {
+        Ok(team) => tracing::info!(team = %team.team_id, "Slack workspace identified"),
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot identify the Slack workspace yet; calls are paced without Slack's tiers")
+        }
+    }
+    if let Err(error) = groups {
+        tracing::warn!(error = %error, "cannot read approver groups yet; configured user ids still work");
+    }
+    identity
+}
+
 /// A started bot.
 pub struct RunningApp {
     pub engine: Arc<Engine>,
@@ -132,12 +159,33 @@ impl RunningApp {
         options: RunOptions,
         socket_liveness: SocketLiveness,
     ) -> anyhow::Result<RunningApp> {
-        let store =
-            Arc::new(Store::open(&config.store.path).with_context(|| {
-                format!("opening the database {}", config.store.path.display())
-            })?);
         // One set of metrics for the whole bot, served at /metrics.
         let metrics = Arc::new(Metrics::new());
+        // Slack first: its round trips (who this bot is, its approver groups) run while the
+        // database opens and migrates on a blocking thread, instead of one after the other.
+        let api = SlackApi::with_pacing(
+            &config.slack.api_url,
+            &config.slack.bot_token,
+            options.slack_pacing,
+        )
+        .context("loading root certificates")?
+        .with_metrics(Arc::clone(&metrics));
+        let approvers = Arc::new(ApproverDirectory::new(
+            &config.slack.approvers,
+            &config.slack.approver_groups,
+            api.clone(),
+        ));
+        let slack_learned = AbortOnDropHandle::new(tokio::spawn(learn_slack(
+            api.clone(),
+            config.slack.app_id.clone(),
+            Arc::clone(&approvers),
+        )));
+        let path = config.store.path.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(&path))
+            .await
+            .context("opening the database")?
+            .with_context(|| format!("opening the database {}", config.store.path.display()))?;
+        let store = Arc::new(store);
         let connections = connection_runtimes(config, options.retry, &metrics);
         let approval_window = chrono::Duration::from_std(config.slack.approval_timeout)
             .unwrap_or(chrono::Duration::hours(24));
@@ -159,38 +207,16 @@ impl RunningApp {
                 "rotations interrupted by a restart will ask for their token again"
             );
         }
-
-        let api = SlackApi::with_pacing(
-            &config.slack.api_url,
-            &config.slack.bot_token,
-            options.slack_pacing,
-        )
-        .context("loading root certificates")?
-        .with_metrics(Arc::clone(&metrics));
-        // Slack's per-method tiers apply only once the token carries the team id.
-        match api.learn_team().await {
-            Ok(identity) => tracing::info!(team = %identity.team_id, "Slack workspace identified"),
-            Err(error) => {
-                tracing::warn!(error = %error, "cannot identify the Slack workspace yet; calls are paced without Slack's tiers")
-            }
-        }
         // Whose requests to answer: refuse to start rather than answer every workspace.
         let identity = Arc::new(
-            WorkspaceIdentity::learn(&api, config.slack.app_id.as_deref())
+            slack_learned
                 .await
+                .context("learning the Slack workspace")?
                 .context(
                     "asking Slack which workspace and app this bot is (auth.test, bots.info)",
                 )?,
         );
         tracing::info!(team = %identity.team_id, app = %identity.app_id, "Slack workspace and app");
-        let approvers = Arc::new(ApproverDirectory::new(
-            &config.slack.approvers,
-            &config.slack.approver_groups,
-            api.clone(),
-        ));
-        if let Err(error) = approvers.refresh().await {
-            tracing::warn!(error = %error, "cannot read approver groups yet; configured user ids still work");
-        }
         let mut web_form = None;
         let bot = SlackBot::new(
             Arc::clone(&engine),

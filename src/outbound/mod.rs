@@ -4,7 +4,7 @@
 
 mod client;
 
-pub use client::{client, install_crypto_provider};
+pub use client::{client, install_crypto_provider, tls_config};
 
 use url::Url;
 

@@ -195,10 +195,9 @@ impl SlackApi {
         bot_token: &SecretString,
         pacing: Pacing,
     ) -> std::io::Result<Self> {
-        crate::outbound::install_crypto_provider();
         let connections = LimitedConnector::new(pool::MAX_CONNECTIONS);
         let https_or_http = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
+            .with_tls_config(crate::outbound::tls_config()?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(connections.clone());

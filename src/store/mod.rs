@@ -188,17 +188,20 @@ fn migrate(conn: &Connection) -> Result<()> {
             known,
         });
     }
-    for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(applied) {
-        let number = index + 1;
-        let run = || -> rusqlite::Result<()> {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", number as i64)?;
-            tx.commit()
-        };
-        run().map_err(|source| StoreError::Migration { number, source })?;
+    if applied == known {
+        return Ok(());
     }
-    Ok(())
+    // Every pending migration in one transaction: one commit (a commit's fsyncs cost a few
+    // ms; a fresh database made one per migration) and a failure leaves the database as it
+    // was, at `applied`.
+    let failed = |number: usize| move |source| StoreError::Migration { number, source };
+    let tx = conn.unchecked_transaction().map_err(failed(applied + 1))?;
+    for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql).map_err(failed(index + 1))?;
+    }
+    tx.pragma_update(None, "user_version", known as i64)
+        .map_err(failed(known))?;
+    tx.commit().map_err(failed(known))
 }
 
 /// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`). Each of
