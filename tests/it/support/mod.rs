@@ -5,8 +5,10 @@ pub mod app;
 pub mod binary;
 pub mod browser;
 pub mod config_file;
+pub mod hygiene;
 pub mod isolated;
 pub mod scheduler;
+pub mod story;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use scim_rotator::audit::NewAuditRecord;
