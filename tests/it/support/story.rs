@@ -191,6 +191,30 @@ impl Story {
         ts
     }
 
+    /// The monitor's sweep at the story's clock, then the channel caught up.
+    pub async fn sweeps(&self) -> scim_rotator::scheduler::SweepReport {
+        use scim_rotator::clock::Clock;
+        let report = self.app.scheduler.sweep(self.clock.now()).await;
+        self.app.presented().await;
+        report
+    }
+
+    /// The sweep posts the expiry warning (the first of the story): its ts, and the story's
+    /// thread.
+    pub async fn monitor_warns(&self) -> String {
+        let report = self.sweeps().await;
+        assert_eq!(report.posted(), 1, "{:?}", report.lines());
+        let top: Vec<StoredMessage> = self
+            .slack()
+            .messages(CHANNEL)
+            .into_iter()
+            .filter(|m| m.thread_ts.is_none())
+            .collect();
+        assert_eq!(top.len(), 1, "one warning at the top of the channel");
+        self.set_thread(&top[0].ts);
+        top[0].ts.clone()
+    }
+
     /// The warning, and the member's click on its *Start rotation*: the request waits for
     /// approval in the warning's thread. Returns the approval request.
     pub async fn requests_rotation(&self) -> StoredMessage {
