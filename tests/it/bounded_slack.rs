@@ -35,6 +35,9 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
     let step = w.step_message(id, "new_token").await;
     w.world.slack.connections().reset_peak();
     let accepted_before = w.world.slack.connections().accepted();
+    // Replies sent before the burst (the approval's, the App Home's) are not the burst's: the
+    // accounting below counts what changed since this baseline, once the queue is idle.
+    let before = replies_idle(&w, &bot).await;
 
     // A member hammers "Enter new token": each click is refused with an ephemeral answer.
     let started = Instant::now();
@@ -70,17 +73,10 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
     // and the rest go stale within the minute).
     let deadline = Instant::now() + crate::support::DEADLINE;
     let (sent, dropped, waiting) = loop {
-        let metrics = bot.metrics().await;
-        let outcome = |name: &str| {
-            sample(
-                &metrics,
-                &format!("scim_rotator_slack_replies_total{{outcome=\"{name}\"}}"),
-            )
-        };
-        let sent = outcome("sent");
-        let dropped = outcome("dropped_queue_full") + outcome("dropped_stale");
-        let waiting = sample(&metrics, "scim_rotator_slack_replies_waiting");
-        assert_eq!(outcome("failed"), 0, "no reply failed");
+        let now = Replies::read(&bot).await;
+        assert_eq!(now.failed, before.failed, "no reply failed");
+        let (sent, dropped) = (now.sent - before.sent, now.dropped - before.dropped);
+        let waiting = now.waiting;
         // The one reply in the worker's hands (being sent) is neither waiting nor counted yet.
         if sent + dropped + waiting + 1 >= CLICKS as u64 {
             break (sent, dropped, waiting);
@@ -95,7 +91,12 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
             .await
             .ok();
     };
-    let in_hand = CLICKS as u64 - (sent + dropped + waiting);
+    let accounted = sent + dropped + waiting;
+    assert!(
+        accounted <= CLICKS as u64,
+        "{accounted} replies accounted for {CLICKS} clicks: more than were asked for"
+    );
+    let in_hand = CLICKS as u64 - accounted;
     assert!(in_hand <= 1, "{in_hand} replies unaccounted");
     assert!(waiting <= 256, "the queue is bounded: {waiting} waiting");
     let shown = w
@@ -107,10 +108,7 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
         .count();
     // Replies keep going out meanwhile: what the member saw lies between the count of sent
     // replies before and after (plus the one being sent).
-    let sent_after = sample(
-        &bot.metrics().await,
-        r#"scim_rotator_slack_replies_total{outcome="sent"}"#,
-    );
+    let sent_after = Replies::read(&bot).await.sent - before.sent;
     assert!(
         shown as u64 >= sent && shown as u64 <= sent_after + 1,
         "each reply sent is one the member saw ({shown} shown, {sent}..{sent_after} sent)"
@@ -136,6 +134,59 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
          peak {peak} connections ({opened} opened); peak RSS {rss} KiB"
     );
     bot.kill_soon().await;
+}
+
+/// The bot's reply counters (`scim_rotator_slack_replies_total` and the queue's length).
+struct Replies {
+    sent: u64,
+    dropped: u64,
+    failed: u64,
+    waiting: u64,
+}
+
+impl Replies {
+    async fn read(bot: &Bot) -> Replies {
+        let metrics = bot.metrics().await;
+        let outcome = |name: &str| {
+            sample(
+                &metrics,
+                &format!("scim_rotator_slack_replies_total{{outcome=\"{name}\"}}"),
+            )
+        };
+        Replies {
+            sent: outcome("sent"),
+            dropped: outcome("dropped_queue_full") + outcome("dropped_stale"),
+            failed: outcome("failed"),
+            waiting: sample(&metrics, "scim_rotator_slack_replies_waiting"),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.sent + self.dropped + self.failed
+    }
+}
+
+/// The counters once nothing waits and two readings agree (the reply in the worker's hands,
+/// if any, has been counted): the baseline a burst is measured from.
+async fn replies_idle(w: &BinaryWorld, bot: &Bot) -> Replies {
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    let mut last = Replies::read(bot).await;
+    loop {
+        w.world
+            .slack
+            .wait_until(Duration::from_millis(50), |_| None::<()>)
+            .await
+            .ok();
+        let now = Replies::read(bot).await;
+        if now.waiting == 0 && last.waiting == 0 && now.total() == last.total() {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reply queue never went idle before the burst"
+        );
+        last = now;
+    }
 }
 
 #[tokio::test]

@@ -24,21 +24,9 @@ fn assert_newest_is_the_step(thread: &[StoredMessage], action: &str) {
     }
 }
 
-/// The lead enters `secret` from the step message `ts`; the modal closes.
-async fn enters(s: &Story, ts: &str, secret: &str) {
-    s.lead().clicks_on(ts, ids::ENTER_TOKEN).await;
-    let modal = s.lead().sees_modal().await;
-    let submitted = s
-        .lead()
-        .submits(
-            &modal.id,
-            &[(
-                ids::TOKEN_BLOCK,
-                ids::VALUE,
-                scim_rotator::sandbox::slack::plain_text_value(secret),
-            )],
-        )
-        .await;
+/// The lead enters `secret` through the newest step's button; the modal closes.
+async fn enters(s: &Story, secret: &str) {
+    let submitted = s.lead().submits_token(secret).await;
     assert_eq!(submitted.outcome, ViewOutcome::Closed);
 }
 
@@ -102,12 +90,12 @@ async fn a_wrong_token_keeps_its_line_and_the_step_awaiting_action_is_always_new
         s.monitor_warns().await;
         s.member().clicks(ids::START_ROTATION).await;
         s.lead().clicks(ids::APPROVE).await;
-        let step1 = s.thread().waits_for_button(ids::ENTER_TOKEN).await;
+        s.thread().waits_for_button(ids::ENTER_TOKEN).await;
         assert_newest_is_the_step(&s.thread().replies(), ids::ENTER_TOKEN);
 
         let new = s.aws_generates_token();
         let typo = format!("{}x", new.secret);
-        enters(s, &step1.ts, &typo).await;
+        enters(s, &typo).await;
         let failed = s.thread().waits_for_line("AWS rejected").await;
         s.app.presented().await;
         let now = s.thread().replies();
@@ -118,7 +106,7 @@ async fn a_wrong_token_keeps_its_line_and_the_step_awaiting_action_is_always_new
             "the failure line carries the button"
         );
 
-        enters(s, &failed.ts, &new.secret).await;
+        enters(s, &new.secret).await;
         let step2 = s.thread().waits_for_button(ids::CONFIRM_DELETED).await;
         s.app.presented().await;
         let now = s.thread().replies();

@@ -6,13 +6,12 @@
 use crate::support::DEADLINE;
 use crate::support::app::TestApp;
 use crate::support::browser::Browser;
+use crate::support::hygiene::Capture;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::{Rotation, RotationState};
 use scim_rotator::sandbox::enable_web_form;
 use scim_rotator::sandbox::people::*;
 use scim_rotator::slack::ids;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 /// The bot with `[intake] web_form = true` and the modal as `slack_modal` says.
 async fn start(slack_modal: bool) -> TestApp {
@@ -132,26 +131,6 @@ async fn csrf_of(link: &str) -> String {
 async fn post(link: &str, form: &[(&str, &str)]) -> (u16, String) {
     let response = http().post(link).form(form).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -307,7 +286,7 @@ async fn a_whole_rotation_through_the_form_in_a_browser_leaves_the_token_nowhere
     for delivery in app.slack().deliveries() {
         slack_traffic.push_str(&delivery.request);
     }
-    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log_text = logs.text();
     assert!(
         log_text.contains("web form link issued"),
         "logs were captured"

@@ -396,11 +396,6 @@ pub struct Thread<'s> {
 }
 
 impl Thread<'_> {
-    /// The ts of the message heading the thread.
-    pub fn ts(&self) -> &str {
-        &self.ts
-    }
-
     /// The message heading the thread, as it is now.
     pub fn root(&self) -> StoredMessage {
         self.story.slack().message(CHANNEL, &self.ts).unwrap()
