@@ -329,69 +329,35 @@ async fn url_verification_is_answered() {
 #[tokio::test]
 async fn slash_commands_answer_and_start_rotations() {
     story(async |app| {
-        let help = app
-            .slack()
-            .slash_command(&app.url, MEMBER, CHANNEL, "/scim", "help")
-            .await
-            .unwrap();
-        assert!(help.reply.body.contains("rotate"), "{}", help.reply.body);
-        let unknown = app
-            .slack()
-            .slash_command(&app.url, MEMBER, CHANNEL, "/scim", "frobnicate")
-            .await
-            .unwrap();
+        let help = app.member().runs("help").await;
+        assert!(help.contains("rotate"), "{}", help);
+        let unknown = app.member().runs("frobnicate").await;
         assert!(
-            unknown.reply.body.contains("frobnicate") && unknown.reply.body.contains("status"),
+            unknown.contains("frobnicate") && unknown.contains("status"),
             "{}",
-            unknown.reply.body
+            unknown
         );
-        let status = app
-            .slack()
-            .slash_command(&app.url, MEMBER, CHANNEL, "/scim", "status")
-            .await
-            .unwrap();
+        let status = app.member().runs("status").await;
         assert!(
-            status.reply.body.contains(CONNECTION)
-                && status
-                    .reply
-                    .body
-                    .contains(&app.world.cloud.current_token.id),
+            status.contains(CONNECTION) && status.contains(&app.world.cloud.current_token.id),
             "{}",
-            status.reply.body
+            status
         );
-        assert_eq!(status.reply.json().unwrap()["response_type"], "ephemeral");
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        assert_eq!(status["response_type"], "ephemeral");
 
         let (reply, top) = app.rotate_by_command(MEMBER).await;
         assert!(reply.contains("requested"), "{reply}");
         assert_eq!(app.state(), RotationState::AwaitingApproval);
-        let again = app
-            .slack()
-            .slash_command(
-                &app.url,
-                MEMBER,
-                CHANNEL,
-                "/scim",
-                &format!("rotate {CONNECTION}"),
-            )
-            .await
-            .unwrap();
-        assert!(
-            again.reply.body.contains("already in progress"),
-            "{}",
-            again.reply.body
-        );
+        let again = app.member().runs(&format!("rotate {CONNECTION}")).await;
+        assert!(again.contains("already in progress"), "{again}");
         assert!(!top.ts.is_empty());
 
-        let audit = app
-            .slack()
-            .slash_command(&app.url, MEMBER, CHANNEL, "/scim", "audit")
-            .await
-            .unwrap();
+        let audit = app.member().runs("audit").await;
         assert!(
-            audit.reply.body.contains("rotation_requested")
-                || audit.reply.body.contains("requested"),
+            audit.contains("rotation_requested") || audit.contains("requested"),
             "{}",
-            audit.reply.body
+            audit
         );
     })
     .await;
@@ -402,35 +368,14 @@ async fn a_lead_registers_a_token_through_the_modal() {
     story(async |app| {
         // The lead runs the command from another channel: the answer comes back there.
         app.slack().add_channel("C0ELSEWHERE", "random");
-        let member = app
-            .slack()
-            .slash_command(
-                &app.url,
-                MEMBER,
-                CHANNEL,
-                "/scim",
-                &format!("register {CONNECTION}"),
-            )
-            .await
-            .unwrap();
-        assert!(
-            member.reply.body.contains("Only a team lead"),
-            "{}",
-            member.reply.body
-        );
+        let member = app.member().runs(&format!("register {CONNECTION}")).await;
+        assert!(member.contains("Only a team lead"), "{member}");
         assert!(app.slack().open_views(MEMBER).is_empty());
 
-        app.slack()
-            .slash_command(
-                &app.url,
-                LEAD,
-                "C0ELSEWHERE",
-                "/scim",
-                &format!("register {CONNECTION}"),
-            )
-            .await
-            .unwrap();
-        let modal = app.wait_for_modal(LEAD).await;
+        app.lead()
+            .runs_in("C0ELSEWHERE", &format!("register {CONNECTION}"))
+            .await;
+        let modal = app.lead().sees_modal().await;
         assert_eq!(modal.callback_id(), ids::REGISTER_TOKEN);
         let future = register(&app, &modal.id, "2099-01-01").await;
         assert!(
