@@ -76,9 +76,14 @@ impl EncodeLabelValue for ReplyOutcome {
     }
 }
 
-impl EncodeLabelValue for RotationState {
+/// A rotation state as a label value (the domain crate knows nothing of metrics, so the
+/// encoding is on this wrapper).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+struct StateValue(RotationState);
+
+impl EncodeLabelValue for StateValue {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
-        encoder.write_str(self.as_str())
+        encoder.write_str(self.0.as_str())
     }
 }
 
@@ -120,7 +125,7 @@ struct ConnectionLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
-    state: RotationState,
+    state: StateValue,
 }
 
 /// What the database says at scrape time.
@@ -328,7 +333,11 @@ impl Metrics {
         let counts: HashMap<RotationState, i64> = gauges.rotations.iter().copied().collect();
         for state in RotationState::ALL {
             let n = counts.get(&state).copied().unwrap_or(0);
-            self.rotations.get_or_create(&StateLabel { state }).set(n);
+            self.rotations
+                .get_or_create(&StateLabel {
+                    state: StateValue(state),
+                })
+                .set(n);
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)

@@ -2,8 +2,9 @@
 //! the release `scim-rotator run`, the Bolt peer (`node app.js` or the Socket Mode variant),
 //! and the bare responder (this program, `--bare-responder`).
 
-use scim_rotator::sandbox::SandboxWorld;
-use scim_rotator::sandbox::slack::identity;
+use scim_rotator::demo::wiring::WorldConfig;
+use scim_sandbox::SandboxWorld;
+use scim_sandbox::slack::identity;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,8 +1,8 @@
 //! The fake Slack channel as a person reads it: each message as text with its buttons,
 //! thread replies indented under their parent, ephemeral replies marked as such.
 
-use crate::sandbox::slack::{Ephemeral, FakeSlack, StoredMessage};
 use crate::slack::render::transcript;
+use scim_sandbox::slack::{Ephemeral, FakeSlack, StoredMessage};
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
 

@@ -7,24 +7,26 @@
 mod channel;
 mod page_text;
 pub mod web;
+pub mod wiring;
 
 use crate::app::{RunOptions, RunningApp};
 use crate::clock::{Clock, ManualClock};
 use crate::config::SlackMode;
 use crate::retry::RetryPolicy;
 use crate::rotation::{Actor, RotationState};
-use crate::sandbox::people::*;
-use crate::sandbox::slack::{FakeSlack, ViewOutcome, plain_text_value};
-use crate::sandbox::{SANDBOX_REGION, SandboxWorld};
 use crate::slack::api::Pacing;
 use crate::slack::ids;
 use crate::store::AuditFilter;
 use anyhow::{Context, bail};
 use channel::Names;
 use chrono::{DateTime, Duration, Utc};
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{FakeSlack, ViewOutcome, plain_text_value};
+use scim_sandbox::{SANDBOX_REGION, SandboxWorld};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
+use wiring::WorldConfig;
 
 /// How long the demo waits for the bot to show a step before it calls the step failed.
 const STEP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -73,8 +75,7 @@ pub async fn run(
     let world = SandboxWorld::start(Arc::new(clock.clone()), Duration::days(TOKEN_AGE_DAYS)).await;
     let mut config = world.config(&dir.path().join("scim-rotator.db"), SlackMode::Http);
     if options.web_form {
-        crate::sandbox::enable_web_form(&mut config, false)
-            .context("choosing a port for the web form")?;
+        wiring::enable_web_form(&mut config, false).context("choosing a port for the web form")?;
     }
     let app = RunningApp::start(
         &config,
@@ -416,8 +417,8 @@ impl Demo<'_> {
     async fn enter_through_web_form(
         &mut self,
         step1: &str,
-        new: &crate::sandbox::aws::GeneratedToken,
-        old: &crate::sandbox::aws::GeneratedToken,
+        new: &scim_sandbox::aws::GeneratedToken,
+        old: &scim_sandbox::aws::GeneratedToken,
     ) -> anyhow::Result<String> {
         self.scene("Lee clicks Enter new token: the bot answers with a private link to its web form, not a modal")?;
         let link = self.web_form_link(step1, 1).await?;
@@ -509,8 +510,8 @@ impl Demo<'_> {
     async fn enter_through_modal(
         &mut self,
         step1: &str,
-        new: &crate::sandbox::aws::GeneratedToken,
-        old: &crate::sandbox::aws::GeneratedToken,
+        new: &scim_sandbox::aws::GeneratedToken,
+        old: &scim_sandbox::aws::GeneratedToken,
     ) -> anyhow::Result<String> {
         self.scene("Lee clicks Enter new token: a private modal opens, for Lee only")?;
         let view = self.open_token_modal(step1).await?;

@@ -1,6 +1,6 @@
 //! Slack request signing (v0): `X-Slack-Signature: v0=hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))`.
 //! Used to verify what Slack sends in HTTP mode. The sandbox signs what it sends with its
-//! own, independent copy (`sandbox::slack::signing`), written from Slack's documentation: a
+//! own, independent copy (`scim_sandbox::slack::signing`), written from Slack's documentation: a
 //! mistake here then fails the tests instead of being mirrored by the fake.
 
 use chrono::{DateTime, Utc};

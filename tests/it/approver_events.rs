@@ -4,8 +4,8 @@
 use crate::support::story::{Setting, story};
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
 use std::time::{Duration, Instant};
 
 /// How soon after the event a removed member must be refused (the bound).

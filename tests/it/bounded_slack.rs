@@ -6,10 +6,10 @@ use crate::support::app::TestApp;
 use crate::support::binary::{BinaryWorld, Bot, sample};
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::plain_text_value;
-use scim_rotator::sandbox::{Fault, Route};
 use scim_rotator::slack::{ids, pool};
+use scim_sandbox::people::*;
+use scim_sandbox::slack::plain_text_value;
+use scim_sandbox::{Fault, Route};
 use std::time::{Duration, Instant};
 
 /// Clicks in the burst, and how many are in flight at once.

@@ -7,9 +7,9 @@ use crate::support::story::{Setting, Story, has_button, story};
 use chrono::Duration;
 use scim_rotator::clock::Clock;
 use scim_rotator::config::SlackMode;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{StoredMessage, ViewOutcome};
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{StoredMessage, ViewOutcome};
 
 /// Only the newest message of the thread has buttons.
 fn assert_newest_is_the_step(thread: &[StoredMessage], action: &str) {

@@ -5,7 +5,7 @@ use crate::support::config_file::write_config;
 use chrono::Duration;
 use scim_rotator::clock::ManualClock;
 use scim_rotator::config::SlackMode;
-use scim_rotator::sandbox::SandboxWorld;
+use scim_sandbox::SandboxWorld;
 use std::path::Path;
 use std::sync::Arc;
 

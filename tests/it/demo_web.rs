@@ -7,9 +7,9 @@ use crate::support::{DEADLINE, start_time};
 use scim_rotator::clock::ManualClock;
 use scim_rotator::demo::web::{WebDemo, WebOptions};
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::identity::BOT_TOKEN;
 use scim_rotator::slack::api::Pacing;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::identity::BOT_TOKEN;
 use serde_json::{Value, json};
 use std::sync::Arc;
 

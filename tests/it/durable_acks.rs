@@ -7,9 +7,9 @@
 
 use crate::support::binary::BinaryWorld;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{datepicker_value, plain_text_value};
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{datepicker_value, plain_text_value};
 
 /// Full rotations walked, each with four kills (request, approval, submission, deletion):
 /// with the rejection, the cancellation and the registration, 19 kills at random instants.

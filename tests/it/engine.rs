@@ -3,8 +3,8 @@
 use crate::support::*;
 use scim_rotator::engine::{AlreadyDone, CommandOutcome};
 use scim_rotator::rotation::{Command, RotationState};
-use scim_rotator::sandbox::{Fault, Route};
 use scim_rotator::slack::render;
+use scim_sandbox::{Fault, Route};
 
 #[tokio::test]
 async fn happy_path_rotates_the_token_end_to_end() {
@@ -258,7 +258,10 @@ async fn a_quarantined_job_is_started_once() {
         .await;
     assert!(verified.checks.resumed);
     assert_eq!(env.sandbox.microsoft.count("POST", "/start"), 1);
-    assert_eq!(env.sandbox.microsoft.job_status().as_str(), "Active");
+    assert_eq!(
+        env.sandbox.microsoft.job_status(),
+        scim_sandbox::microsoft::JobStatus::Active
+    );
 }
 
 #[tokio::test]

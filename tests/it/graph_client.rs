@@ -8,9 +8,11 @@ use scim_rotator::azure::{
     AzureCredential, ClientCertificate, GraphClient, GraphError, GraphSettings, JobStatus, Service,
 };
 use scim_rotator::clock::ManualClock;
+use scim_rotator::demo::wiring::SandboxGraph;
 use scim_rotator::retry::RetryPolicy;
-use scim_rotator::sandbox::{Fault, Route, Sandbox};
 use scim_rotator::secret::ScimToken;
+use scim_sandbox::microsoft::JobStatus as FakeJobStatus;
+use scim_sandbox::{Fault, Route, Sandbox};
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -222,7 +224,7 @@ async fn a_quarantined_job_is_started_and_becomes_active() {
 
     // A year on, the saved token has expired and the next cycle quarantines the job.
     world.clock.advance(Days::days(366));
-    assert_eq!(ms.run_provisioning_cycle(), JobStatus::Quarantine);
+    assert_eq!(ms.run_provisioning_cycle(), FakeJobStatus::Quarantine);
     let job = client.get_job().await.unwrap();
     assert_eq!(job.status, JobStatus::Quarantine);
     assert_eq!(
@@ -259,7 +261,7 @@ async fn the_fake_refuses_to_start_a_running_job() {
         matches!(err, GraphError::Rejected { status: 400, .. }),
         "{err:?}"
     );
-    assert_eq!(world.sandbox.microsoft.job_status(), JobStatus::Active);
+    assert_eq!(world.sandbox.microsoft.job_status(), FakeJobStatus::Active);
 }
 
 #[tokio::test]

@@ -6,9 +6,10 @@
 use chrono::{TimeZone, Utc};
 use scim_rotator::azure::GraphClient;
 use scim_rotator::clock::ManualClock;
+use scim_rotator::demo::wiring::SandboxGraph;
 use scim_rotator::retry::RetryPolicy;
-use scim_rotator::sandbox::{Fault, Route, Sandbox};
 use scim_rotator::secret::ScimToken;
+use scim_sandbox::{Fault, Route, Sandbox};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -9,12 +9,12 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use scim_rotator::aws::health;
 use scim_rotator::config::{Config, SlackMode};
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::identity::{APP_ID, TEAM_ID};
-use scim_rotator::sandbox::slack::{EnvelopeKind, SigningOptions};
 use scim_rotator::slack::approvers::GroupChange;
 use scim_rotator::slack::identity::Origin;
 use scim_rotator::slack::{interaction, slash};
+use scim_sandbox::people::*;
+use scim_sandbox::slack::identity::{APP_ID, TEAM_ID};
+use scim_sandbox::slack::{EnvelopeKind, SigningOptions};
 use serde_json::{Map, Value, json};
 use slack_morphism::prelude::*;
 use std::path::Path;
@@ -528,7 +528,7 @@ fn garbage_socket_mode_envelopes_change_nothing_and_the_socket_keeps_serving() {
     // After all that, the socket still serves a real command.
     let reply = runtime
         .block_on(app.slack().slash_command(
-            scim_rotator::sandbox::slack::Transport::SocketMode,
+            scim_sandbox::slack::Transport::SocketMode,
             MEMBER,
             CHANNEL,
             "/scim",

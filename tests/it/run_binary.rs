@@ -4,8 +4,8 @@
 use chrono::Duration;
 use scim_rotator::clock::ManualClock;
 use scim_rotator::config::SlackMode;
-use scim_rotator::sandbox::SandboxWorld;
-use scim_rotator::sandbox::people::*;
+use scim_sandbox::SandboxWorld;
+use scim_sandbox::people::*;
 use std::process::Stdio;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, BufReader};

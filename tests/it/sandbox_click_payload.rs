@@ -2,8 +2,8 @@
 //! benchmark's load generator signs and sends.
 
 use scim_rotator::clock::ManualClock;
-use scim_rotator::sandbox::slack::FakeSlack;
-use scim_rotator::sandbox::slack::identity::BOT_TOKEN;
+use scim_sandbox::slack::FakeSlack;
+use scim_sandbox::slack::identity::BOT_TOKEN;
 use serde_json::{Value, json};
 use std::sync::Arc;
 

@@ -8,10 +8,10 @@ use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use futures_util::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
 use scim_rotator::clock::{ManualClock, SharedClock};
-use scim_rotator::sandbox::slack::identity::{
+use scim_sandbox::slack::identity::{
     APP_ID, APP_TOKEN, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, TEAM_ID,
 };
-use scim_rotator::sandbox::slack::{
+use scim_sandbox::slack::{
     EnvelopeKind, FakeSlack, InteractionError, SigningOptions, SlackFault, SocketModeError,
     Transport, ViewOutcome, WaitTimedOut, datepicker_value, plain_text_value,
 };
@@ -1436,7 +1436,7 @@ fn signing_matches_slacks_published_example() {
         expected
     );
     assert_eq!(
-        scim_rotator::sandbox::slack::signing::signature(
+        scim_sandbox::slack::signing::signature(
             "8f742231b10e8888abcd99yyyzzz85a5",
             1531420618,
             body.as_bytes()

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crate::support::scheduler::SchedulerEnv;
 use chrono::Duration;
-use scim_rotator::azure::JobStatus;
 use scim_rotator::rotation::Actor;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{SlackFault, StoredMessage};
-use scim_rotator::sandbox::{Fault, Route};
 use scim_rotator::slack::ids;
+use scim_sandbox::microsoft::JobStatus;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{SlackFault, StoredMessage};
+use scim_sandbox::{Fault, Route};
 
 /// The mentions the last warnings carry: the configured lead and the leads' group.
 const MENTIONS: [&str; 2] = ["<@U0LEE>", "<!subteam^S0LEADS>"];

@@ -5,7 +5,7 @@ use crate::support::app::TestApp;
 use chrono::{TimeZone, Utc};
 use scim_rotator::config::{AwsHealthConfig, SlackMode};
 use scim_rotator::rotation::ExpirySource;
-use scim_rotator::sandbox::people::*;
+use scim_sandbox::people::*;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -31,7 +31,7 @@ fn event(type_code: &str, description: &str, account: &str) -> Value {
         "source": "aws.health",
         "account": account,
         "time": "2027-02-01T09:00:00Z",
-        "region": scim_rotator::sandbox::SANDBOX_REGION,
+        "region": scim_sandbox::SANDBOX_REGION,
         "resources": [],
         "detail": {
             "eventArn": format!("arn:aws:health:eu-west-1::event/IAMIDENTITYCENTER/{type_code}/{type_code}_1"),

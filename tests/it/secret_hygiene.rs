@@ -108,9 +108,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// A lead enters a token through the modal over Socket Mode; returns the token.
 async fn rotate_over_socket_mode() -> String {
     use scim_rotator::config::SlackMode;
-    use scim_rotator::sandbox::people::*;
-    use scim_rotator::sandbox::slack::{Transport, plain_text_value};
     use scim_rotator::slack::ids;
+    use scim_sandbox::people::*;
+    use scim_sandbox::slack::{Transport, plain_text_value};
 
     let app = crate::support::app::TestApp::start(SlackMode::Socket).await;
     let slack = app.slack();

@@ -5,9 +5,9 @@
 use crate::support::story::{Setting, Story, story};
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::{RotationId, RotationState};
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{ViewOutcome, plain_text_value};
 use scim_rotator::slack::{binding, ids};
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{ViewOutcome, plain_text_value};
 use serde_json::json;
 
 /// A second connection, so that two rotations can be open at once.
@@ -252,7 +252,7 @@ async fn a_register_modal_with_tampered_metadata_is_answered_inline() {
                     (
                         ids::CREATED_BLOCK,
                         ids::VALUE,
-                        scim_rotator::sandbox::slack::datepicker_value("2027-01-15"),
+                        scim_sandbox::slack::datepicker_value("2027-01-15"),
                     ),
                 ],
             )

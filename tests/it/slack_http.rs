@@ -3,9 +3,9 @@
 
 use crate::support::story::{Story, story};
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{SigningOptions, ViewOutcome, plain_text_value};
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{SigningOptions, ViewOutcome, plain_text_value};
 
 #[tokio::test]
 async fn a_full_rotation_from_the_warning_button_to_the_summary() {
@@ -269,7 +269,7 @@ async fn the_token_modal_answers_bad_input_inline() {
                     (
                         ids::EXPIRES_BLOCK,
                         ids::VALUE,
-                        scim_rotator::sandbox::slack::datepicker_value("2020-01-01"),
+                        scim_sandbox::slack::datepicker_value("2020-01-01"),
                     ),
                 ],
                 ids::EXPIRES_BLOCK,
@@ -412,11 +412,7 @@ async fn a_lead_registers_a_token_through_the_modal() {
 }
 
 /// The lead submits the register modal with a token id and a creation date.
-async fn register(
-    app: &Story,
-    modal: &str,
-    created: &str,
-) -> scim_rotator::sandbox::slack::Submission {
+async fn register(app: &Story, modal: &str, created: &str) -> scim_sandbox::slack::Submission {
     app.slack()
         .submit_view(
             &app.url,
@@ -431,7 +427,7 @@ async fn register(
                 (
                     ids::CREATED_BLOCK,
                     ids::VALUE,
-                    scim_rotator::sandbox::slack::datepicker_value(created),
+                    scim_sandbox::slack::datepicker_value(created),
                 ),
             ],
         )

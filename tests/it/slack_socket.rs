@@ -4,8 +4,8 @@
 use crate::support::story::Setting;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
 
 #[tokio::test]
 async fn a_rotation_is_requested_and_approved_over_socket_mode() {
@@ -27,7 +27,7 @@ async fn a_rotation_is_requested_and_approved_over_socket_mode() {
             let event = slack.event_callback(slack.app_home_opened(LEAD));
             slack.send_event(event.clone()).await.unwrap();
             let retried = slack
-                .envelope(scim_rotator::sandbox::slack::EnvelopeKind::EventsApi, event)
+                .envelope(scim_sandbox::slack::EnvelopeKind::EventsApi, event)
                 .retried(1, "timeout");
             slack
                 .send_and_await_ack(retried, crate::support::DEADLINE)

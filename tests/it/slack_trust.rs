@@ -6,9 +6,9 @@ use crate::support::app::TestApp;
 use crate::support::story::{Setting, story};
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{SigningOptions, Transport};
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{SigningOptions, Transport};
 use serde_json::{Value, json};
 
 /// The latest rotation of each connection (id, state), newest first.

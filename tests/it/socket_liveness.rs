@@ -4,8 +4,8 @@
 
 use crate::support::app::TestApp;
 use scim_rotator::config::SlackMode;
-use scim_rotator::sandbox::people::*;
 use scim_rotator::slack::socket::SocketLiveness;
+use scim_sandbox::people::*;
 use std::time::{Duration, Instant};
 
 /// Production's shape (ping, give up after missed pongs) at 1 s instead of 5 s, so the

@@ -4,9 +4,10 @@
 
 use chrono::Duration;
 use scim_rotator::clock::ManualClock;
-use scim_rotator::sandbox::SandboxWorld;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::identity;
+use scim_rotator::demo::wiring::WorldConfig;
+use scim_sandbox::SandboxWorld;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::identity;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use crate::support::scheduler::SchedulerEnv;
 use chrono::Duration;
 use scim_rotator::rotation::warnings::WarningKind;
-use scim_rotator::sandbox::people::*;
+use scim_sandbox::people::*;
 
 #[tokio::test]
 async fn decides_what_the_sweep_posts_and_changes_nothing() {

@@ -8,10 +8,10 @@ use crate::support::app::TestApp;
 use crate::support::browser::Browser;
 use crate::support::hygiene::Capture;
 use scim_rotator::config::SlackMode;
+use scim_rotator::demo::wiring::enable_web_form;
 use scim_rotator::rotation::{Rotation, RotationState};
-use scim_rotator::sandbox::enable_web_form;
-use scim_rotator::sandbox::people::*;
 use scim_rotator::slack::ids;
+use scim_sandbox::people::*;
 
 /// The bot with `[intake] web_form = true` and the modal as `slack_modal` says.
 async fn start(slack_modal: bool) -> TestApp {
@@ -361,7 +361,7 @@ async fn the_page_passes_the_header_check_and_holds_no_external_asset() {
     assert_eq!(
         urls,
         [
-            scim_rotator::slack::render::console_url(scim_rotator::sandbox::SANDBOX_REGION)
+            scim_rotator::slack::render::console_url(scim_sandbox::SANDBOX_REGION)
                 .replace('&', "&amp;")
         ],
         "the only URL is the console link"
@@ -446,7 +446,7 @@ async fn form_only_refuses_a_token_submitted_through_a_modal() {
         &before.rotation,
         &scim_rotator::slack::render::ConnectionInfo {
             name: CONNECTION,
-            aws_region: scim_rotator::sandbox::SANDBOX_REGION,
+            aws_region: scim_sandbox::SANDBOX_REGION,
         },
         chrono::NaiveDate::from_ymd_opt(2028, 1, 1).unwrap(),
     );
@@ -468,7 +468,7 @@ async fn form_only_refuses_a_token_submitted_through_a_modal() {
             &[(
                 ids::TOKEN_BLOCK,
                 ids::VALUE,
-                scim_rotator::sandbox::slack::plain_text_value(&new.secret),
+                scim_sandbox::slack::plain_text_value(&new.secret),
             )],
         )
         .await

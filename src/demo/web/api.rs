@@ -7,8 +7,6 @@
 //! Request bodies are never logged: a modal submission carries the token.
 
 use super::{Stage, assets, state};
-use crate::sandbox::people::*;
-use crate::sandbox::slack::{InteractionError, ViewOutcome, datepicker_value, plain_text_value};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -16,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::Duration;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{InteractionError, ViewOutcome, datepicker_value, plain_text_value};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -404,7 +404,7 @@ async fn generate_token(State(stage): Shared) -> Result<Json<Value>, Refusal> {
         "id": token.id,
         "secret": token.secret,
         "created": token.created.to_rfc3339(),
-        "expires": (token.created + Duration::days(crate::sandbox::aws::TOKEN_LIFETIME_DAYS)).to_rfc3339(),
+        "expires": (token.created + Duration::days(scim_sandbox::aws::TOKEN_LIFETIME_DAYS)).to_rfc3339(),
     })))
 }
 

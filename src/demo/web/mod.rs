@@ -14,18 +14,19 @@ mod api;
 mod assets;
 mod state;
 
+use super::wiring::WorldConfig;
 use crate::app::{RunOptions, RunningApp};
 use crate::clock::{Clock, JumpClock, SharedClock};
 use crate::config::SlackMode;
 use crate::engine::Engine;
 use crate::retry::RetryPolicy;
 use crate::rotation::Actor;
-use crate::sandbox::SandboxWorld;
-use crate::sandbox::people::*;
 use crate::scheduler::Scheduler;
 use crate::slack::api::Pacing;
 use anyhow::Context;
 use chrono::Duration;
+use scim_sandbox::SandboxWorld;
+use scim_sandbox::people::*;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,7 +69,7 @@ pub(crate) struct Stage {
     /// Where the fake Slack delivers clicks and submissions: the bot's HTTP endpoints.
     pub bot_url: Url,
     /// Bumped when the page changes the AWS or Entra fakes or the clock (the fake Slack
-    /// has its own [`crate::sandbox::slack::FakeSlack::changes`]).
+    /// has its own [`scim_sandbox::slack::FakeSlack::changes`]).
     pub changes: watch::Sender<u64>,
     /// Turns `true` at shutdown: open event streams end so the server can stop.
     pub stopping: watch::Receiver<bool>,

@@ -4,11 +4,11 @@
 //! out, and tokens are listed by id.
 
 use super::Stage;
-use crate::azure::JobStatus;
-use crate::sandbox::aws::{MAX_LIVE_TOKENS, TokenInfo};
-use crate::sandbox::people::*;
-use crate::sandbox::slack::{Ephemeral, StoredMessage, StoredView, UserGroup};
 use chrono::{DateTime, Utc};
+use scim_sandbox::aws::{MAX_LIVE_TOKENS, TokenInfo};
+use scim_sandbox::microsoft::JobStatus;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{Ephemeral, StoredMessage, StoredView, UserGroup};
 use serde_json::{Value, json};
 
 /// A person's role as the bot's configuration gives it (`slack.approvers`, or membership of
@@ -119,7 +119,7 @@ pub fn aws(stage: &Stage) -> Value {
         .map(|t| token(&t, now))
         .collect();
     json!({
-        "region": crate::sandbox::SANDBOX_REGION,
+        "region": scim_sandbox::SANDBOX_REGION,
         "account": AWS_ACCOUNT,
         "scim_endpoint": cloud.scim_url().as_str(),
         "max_tokens": MAX_LIVE_TOKENS,

@@ -4,10 +4,11 @@ use chrono::Duration;
 use scim_rotator::app::{RunOptions, RunningApp};
 use scim_rotator::clock::{Clock, ManualClock};
 use scim_rotator::config::SlackMode;
-use scim_rotator::sandbox::slack::{FakeSlack, StoredMessage, StoredView};
-use scim_rotator::sandbox::{SandboxWorld, people::*};
+use scim_rotator::demo::wiring::WorldConfig;
 use scim_rotator::slack::render::{self, ConnectionInfo};
 use scim_rotator::slack::socket::SocketLiveness;
+use scim_sandbox::slack::{FakeSlack, StoredMessage, StoredView};
+use scim_sandbox::{SandboxWorld, people::*};
 use std::sync::Arc;
 use url::Url;
 
@@ -110,7 +111,7 @@ impl TestApp {
         .unwrap();
         let conn = ConnectionInfo {
             name: CONNECTION,
-            aws_region: scim_rotator::sandbox::SANDBOX_REGION,
+            aws_region: scim_sandbox::SANDBOX_REGION,
         };
         let message = render::expiry_warning(&conn, &token, threshold, now, None);
         self.app
@@ -125,7 +126,7 @@ impl TestApp {
     /// approval request the bot then posts at the top of the channel.
     pub async fn rotate_by_command(
         &self,
-        to: impl Into<scim_rotator::sandbox::slack::Transport>,
+        to: impl Into<scim_sandbox::slack::Transport>,
         user: &str,
     ) -> (String, StoredMessage) {
         let reply = self

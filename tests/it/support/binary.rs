@@ -5,11 +5,11 @@ use chrono::Duration;
 use scim_rotator::clock::ManualClock;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::{Rotation, RotationId};
-use scim_rotator::sandbox::SandboxWorld;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::plain_text_value;
 use scim_rotator::slack::ids;
 use scim_rotator::store::Store;
+use scim_sandbox::SandboxWorld;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::plain_text_value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -192,7 +192,7 @@ impl BinaryWorld {
     }
 
     /// A new token generated in the fake AWS console (at most two exist at once).
-    pub fn generate_token(&self) -> scim_rotator::sandbox::aws::GeneratedToken {
+    pub fn generate_token(&self) -> scim_sandbox::aws::GeneratedToken {
         let token = self
             .world
             .cloud

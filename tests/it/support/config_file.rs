@@ -1,7 +1,8 @@
 //! A real configuration file for the sandbox world, secrets in files beside it.
 
 use scim_rotator::config::SlackMode;
-use scim_rotator::sandbox::SandboxWorld;
+use scim_rotator::demo::wiring::WorldConfig;
+use scim_sandbox::SandboxWorld;
 use std::path::Path;
 
 /// Writes a configuration file for `world`, its secrets in files next to it.

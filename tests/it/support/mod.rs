@@ -15,11 +15,12 @@ use scim_rotator::audit::NewAuditRecord;
 use scim_rotator::aws::ScimProbe;
 use scim_rotator::azure::GraphClient;
 use scim_rotator::clock::ManualClock;
+use scim_rotator::demo::wiring::SandboxGraph;
 use scim_rotator::engine::{CommandOutcome, ConnectionRuntime, Engine};
 use scim_rotator::retry::RetryPolicy;
 use scim_rotator::rotation::{Actor, ExpirySource, Policy, Rotation, RotationId, RotationState};
-use scim_rotator::sandbox::Sandbox;
 use scim_rotator::store::{NewToken, Store};
+use scim_sandbox::Sandbox;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -145,7 +146,7 @@ impl TestEnv {
     }
 
     /// Generates a new token in the fake AWS, as the lead does in the console.
-    pub fn generate_token(&self) -> scim_rotator::sandbox::aws::GeneratedToken {
+    pub fn generate_token(&self) -> scim_sandbox::aws::GeneratedToken {
         self.sandbox
             .aws
             .generate_token(&self.sandbox.aws_tenant)
@@ -211,7 +212,7 @@ fn engine_for(
         vec![ConnectionRuntime {
             name: CONNECTION.to_owned(),
             scim_url: sandbox.scim_url(),
-            aws_region: scim_rotator::sandbox::SANDBOX_REGION.to_owned(),
+            aws_region: scim_sandbox::SANDBOX_REGION.to_owned(),
             graph: GraphClient::new(sandbox.graph_settings(), retry),
         }],
         ScimProbe::new(retry),

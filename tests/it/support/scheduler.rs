@@ -8,14 +8,15 @@ use scim_rotator::audit::NewAuditRecord;
 use scim_rotator::aws::ScimProbe;
 use scim_rotator::clock::{Clock, ManualClock};
 use scim_rotator::config::{Config, SlackMode};
+use scim_rotator::demo::wiring::WorldConfig;
 use scim_rotator::engine::Engine;
 use scim_rotator::rotation::{ExpirySource, Policy};
-use scim_rotator::sandbox::SandboxWorld;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{FakeSlack, StoredMessage, identity};
 use scim_rotator::scheduler::{Scheduler, SweepReport};
 use scim_rotator::slack::api::{Pacing, SlackApi};
 use scim_rotator::store::{NewToken, Store};
+use scim_sandbox::SandboxWorld;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{FakeSlack, StoredMessage, identity};
 use secrecy::SecretString;
 use std::sync::Arc;
 

@@ -22,18 +22,18 @@ use super::app::TestApp;
 use super::hygiene::{self, Capture};
 use scim_rotator::config::{Config, SlackMode};
 use scim_rotator::rotation::{Rotation, RotationState};
-use scim_rotator::sandbox::aws::GeneratedToken;
-use scim_rotator::sandbox::people::*;
-use scim_rotator::sandbox::slack::{
+use scim_rotator::slack::ids;
+use scim_sandbox::aws::GeneratedToken;
+use scim_sandbox::people::*;
+use scim_sandbox::slack::{
     Click, StoredMessage, StoredView, Submission, Transport, plain_text_value,
 };
-use scim_rotator::slack::ids;
 use serde_json::Value;
 use std::sync::Mutex;
 
 /// What is logged during a story: everything of the product's, nothing of the fakes' (which
 /// handle the token legitimately, as AWS and Microsoft do).
-const LOG_FILTER: &str = "trace,scim_rotator::sandbox=off,scim_sandbox=off";
+const LOG_FILTER: &str = "trace,scim_sandbox=off";
 
 /// A story over HTTP with the sandbox's default configuration.
 pub async fn story(body: impl AsyncFnOnce(&Story)) {

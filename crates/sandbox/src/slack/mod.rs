@@ -16,8 +16,8 @@
 //!
 //! ```no_run
 //! # async fn example() {
-//! use scim_rotator::clock::{ManualClock, SharedClock};
-//! use scim_rotator::sandbox::slack::FakeSlack;
+//! use scim_domain::clock::{ManualClock, SharedClock};
+//! use scim_sandbox::slack::FakeSlack;
 //! use std::sync::Arc;
 //!
 //! let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
@@ -53,9 +53,9 @@ pub use payloads::{datepicker_value, plain_text_value};
 pub use signing::{SignatureMode, SigningOptions};
 pub use socket_mode::{Ack, Envelope, EnvelopeKind, SocketModeError};
 
-use crate::clock::SharedClock;
 use chrono::{DateTime, Utc};
 use model::Workspace;
+use scim_domain::clock::SharedClock;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -152,7 +152,7 @@ impl FakeSlack {
             workspace: Mutex::new(Workspace::default()),
             sockets: socket_mode::Hub::default(),
             shutdown: shutdown_rx,
-            http: crate::outbound::client(DELIVERY_TIMEOUT),
+            http: delivery_client(DELIVERY_TIMEOUT),
             activity: watch::channel(0).0,
             tamper: Mutex::new(None),
             last_signed: Mutex::new(None),
@@ -363,7 +363,7 @@ impl FakeSlack {
     /// work this way, without sleeping.
     ///
     /// ```no_run
-    /// # async fn example(slack: scim_rotator::sandbox::slack::FakeSlack) {
+    /// # async fn example(slack: scim_sandbox::slack::FakeSlack) {
     /// # use std::time::Duration;
     /// let edited = slack
     ///     .wait_until(Duration::from_secs(5), |s| {
@@ -422,4 +422,18 @@ impl FakeSlack {
     pub fn hang_next(&self, method: &str) {
         self.fail_next(method, SlackFault::Hang);
     }
+}
+
+/// The client the fake Slack delivers signed requests and Socket Mode's peers with: plain HTTP
+/// to loopback, with a timeout, following no redirect (as Slack does not).
+fn delivery_client(timeout: std::time::Duration) -> reqwest::Client {
+    // reqwest's TLS stack is compiled in (the product needs it) and wants a rustls crypto
+    // provider before a client is built, even one that only speaks plain HTTP. Err means one is
+    // installed already, which serves just as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client with only a timeout always builds")
 }

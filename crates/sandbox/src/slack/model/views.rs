@@ -2,8 +2,8 @@
 //! view object Slack stores and returns.
 
 use super::{ApiError, Workspace, digest_hex};
-use crate::sandbox::slack::identity::{APP_ID, BOT_ID, TEAM_ID};
-use crate::sandbox::slack::limits::{self, Surface};
+use crate::slack::identity::{APP_ID, BOT_ID, TEAM_ID};
+use crate::slack::limits::{self, Surface};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 

@@ -1,13 +1,11 @@
 //! The fake Graph: service principals and the synchronization API of their jobs.
 
 use super::job::Job;
+use super::job::{JobStatus, RUN_ERROR_REJECTED, RUN_ERROR_UNREACHABLE};
 use super::{AwsApp, Shared, State};
-use crate::azure::{
-    AWS_APP_TEMPLATE_ID, CODE_VALIDATION_FAILURE, CODE_VALIDATION_UNAVAILABLE, JobStatus,
-};
-use crate::sandbox::aws::ScimVerdict;
-use crate::sandbox::fault::{Injected, Route, lock};
-use crate::sandbox::random;
+use crate::aws::ScimVerdict;
+use crate::fault::{Injected, Route, lock};
+use crate::random;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,6 +16,13 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, MutexGuard};
+
+/// Application template id of the AWS IAM Identity Center gallery app (the same in every tenant).
+pub const AWS_APP_TEMPLATE_ID: &str = "21ed01d2-ec13-4e9e-86c1-cd546719ebc4";
+/// `validateCredentials` codes: the target answered 401, or could not be reached (the same
+/// codes a failed run records).
+const CODE_VALIDATION_FAILURE: &str = RUN_ERROR_REJECTED;
+const CODE_VALIDATION_UNAVAILABLE: &str = RUN_ERROR_UNREACHABLE;
 
 /// Secret keys Graph knows (a subset of its enum). Names are case-sensitive: any other key,
 /// such as `baseAddress`, makes Graph answer 500.
@@ -379,7 +384,7 @@ async fn start_job(
         // Microsoft documents start for paused or quarantined jobs only; the model refuses
         // the others so that a client starting a running job is caught in tests (what real
         // Graph answers then is not documented).
-        if !found.status.can_start() {
+        if !matches!(found.status, JobStatus::Paused | JobStatus::Quarantine) {
             return Err(GraphErr::new(
                 400,
                 "BadRequest",

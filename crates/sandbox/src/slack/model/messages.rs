@@ -2,8 +2,8 @@
 //! applies on the app's behalf (`response_url`, slash command replies).
 
 use super::{ApiError, Channel, ResponseTarget, Workspace, dm_channel_id};
-use crate::sandbox::slack::identity::{APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID};
-use crate::sandbox::slack::limits::{self, MAX_MESSAGE_TEXT};
+use crate::slack::identity::{APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID};
+use crate::slack::limits::{self, MAX_MESSAGE_TEXT};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 

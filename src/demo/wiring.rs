@@ -1,69 +1,41 @@
-//! The whole sandbox as the bot sees it: AWS, Microsoft and Slack fakes with a team in a
-//! channel, and the configuration that points the real bot at them. The end-to-end tests and
-//! `scim-rotator demo` both start from here, so there is one model of each remote system.
+//! The product pointed at the sandbox: the configuration an operator would write for the
+//! sandbox's Slack workspace, Entra tenant and AWS identity store. It lives here, not in the
+//! sandbox, because the configuration file is the product's interface: the fakes model the
+//! remote systems and know nothing of the bot. Used by `demo`, the tests and the benchmarks.
 
-use super::Sandbox;
-use super::slack::{FakeSlack, identity};
-use crate::clock::SharedClock;
+use crate::azure::{AzureCredential, GraphSettings};
 use crate::config::{
-    AzureCredential, Config, ConnectionConfig, IntakeConfig, ScheduleConfig, ServerConfig,
+    Config, ConnectionConfig, DEFAULT_STALL_REMINDER, IntakeConfig, ScheduleConfig, ServerConfig,
     SlackConfig, SlackMode, StoreConfig,
 };
+use scim_sandbox::people::*;
+use scim_sandbox::slack::identity;
+use scim_sandbox::{SANDBOX_REGION, Sandbox, SandboxWorld};
 use secrecy::SecretString;
 use std::path::Path;
 use std::time::Duration;
 
-/// The people and places of the sandbox workspace.
-pub mod people {
-    /// The channel warnings and rotations go to.
-    pub const CHANNEL: &str = "C0IDENTITY";
-    pub const CHANNEL_NAME: &str = "identity-ops";
-    /// A team lead named in `slack.approvers`.
-    pub const LEAD: &str = "U0LEE";
-    /// A second team lead, member of the approver group only.
-    pub const GROUP_LEAD: &str = "U0GRACE";
-    /// The approver group.
-    pub const LEADS_GROUP: &str = "S0LEADS";
-    /// Team members who are not approvers.
-    pub const MEMBER: &str = "U0DANA";
-    pub const OTHER_MEMBER: &str = "U0SAM";
-    /// The connection's name in the configuration.
-    pub const CONNECTION: &str = "prod-org";
-    /// The AWS account the connection's identity store belongs to.
-    pub const AWS_ACCOUNT: &str = "123456789012";
-}
-
-use people::*;
-
-pub struct SandboxWorld {
-    pub clock: SharedClock,
-    pub cloud: Sandbox,
-    pub slack: FakeSlack,
-}
-
-impl SandboxWorld {
-    /// Starts every fake. The connection's current AWS token was created `token_age` ago.
-    pub async fn start(clock: SharedClock, token_age: chrono::Duration) -> SandboxWorld {
-        let cloud = Sandbox::start_with_token_age(clock.clone(), token_age).await;
-        let slack = FakeSlack::start(clock.clone()).await;
-        slack.add_channel(CHANNEL, CHANNEL_NAME);
-        slack.add_user(LEAD, "lee");
-        slack.add_user(GROUP_LEAD, "grace");
-        slack.add_user(MEMBER, "dana");
-        slack.add_user(OTHER_MEMBER, "sam");
-        slack.add_usergroup(LEADS_GROUP, "identity-leads", &[GROUP_LEAD]);
-        SandboxWorld {
-            clock,
-            cloud,
-            slack,
-        }
-    }
-
+/// The bot's configuration for a [`SandboxWorld`].
+pub trait WorldConfig {
     /// Writes a real configuration file for this world into `dir` (the database beside it,
     /// `listen` as `[server] listen`, `extra` TOML tables after `[store]`), with the secrets in
     /// files next to it as an operator would keep them; returns the file's path. Used by the
     /// tests that run the real binary and by the benchmark harness.
-    pub fn write_config_file(
+    fn write_config_file(
+        &self,
+        dir: &Path,
+        client_secret: &str,
+        mode: SlackMode,
+        listen: std::net::SocketAddr,
+        extra: &str,
+    ) -> std::io::Result<std::path::PathBuf>;
+
+    /// A configuration pointing the real bot at the fakes, with its database at `store`.
+    fn config(&self, store: &Path, mode: SlackMode) -> Config;
+}
+
+impl WorldConfig for SandboxWorld {
+    fn write_config_file(
         &self,
         dir: &Path,
         client_secret: &str,
@@ -129,8 +101,7 @@ login_url = "{login_url}"
         Ok(path)
     }
 
-    /// A configuration pointing the real bot at the fakes, with its database at `store`.
-    pub fn config(&self, store: &Path, mode: SlackMode) -> Config {
+    fn config(&self, store: &Path, mode: SlackMode) -> Config {
         Config {
             slack: SlackConfig {
                 // Learned from the fake's auth.test and bots.info, as in production.
@@ -156,14 +127,14 @@ login_url = "{login_url}"
             schedule: ScheduleConfig {
                 check_interval: Duration::from_secs(3600),
                 warn_days: vec![30, 14, 7, 3, 1],
-                stall_reminder: crate::config::DEFAULT_STALL_REMINDER,
+                stall_reminder: DEFAULT_STALL_REMINDER,
             },
             aws_health: None,
             intake: IntakeConfig::default(),
             connections: vec![ConnectionConfig {
                 name: CONNECTION.to_owned(),
                 scim_url: self.cloud.scim_url(),
-                aws_region: super::SANDBOX_REGION.to_owned(),
+                aws_region: SANDBOX_REGION.to_owned(),
                 aws_account_id: AWS_ACCOUNT.to_owned(),
                 azure_tenant_id: self.cloud.microsoft.tenant_id(),
                 azure_client_id: self.cloud.microsoft.client_id(),
@@ -178,6 +149,31 @@ login_url = "{login_url}"
                 graph_url: self.cloud.microsoft.graph_url(),
                 login_url: self.cloud.microsoft.login_url(),
             }],
+        }
+    }
+}
+
+/// Graph settings for a [`Sandbox`]'s Microsoft tenant.
+pub trait SandboxGraph {
+    /// Settings reaching the fake Microsoft with the app registration's client secret; the
+    /// service principal and job are left to discovery.
+    fn graph_settings(&self) -> GraphSettings;
+}
+
+impl SandboxGraph for Sandbox {
+    fn graph_settings(&self) -> GraphSettings {
+        GraphSettings {
+            graph_url: self.microsoft.graph_url(),
+            login_url: self.microsoft.login_url(),
+            tenant_id: self.microsoft.tenant_id(),
+            client_id: self.microsoft.client_id(),
+            credential: AzureCredential::ClientSecret(SecretString::from(
+                self.microsoft
+                    .client_secret()
+                    .expect("the sandbox's app registration has a client secret"),
+            )),
+            service_principal_id: None,
+            sync_job_id: None,
         }
     }
 }

@@ -20,13 +20,14 @@ use super::aws::{FakeAws, ScimVerdict};
 use super::fault::{self, Faults, Recorded, RequestLog, lock};
 use super::random;
 use super::server::Server;
-use crate::azure::JobStatus;
-use crate::clock::SharedClock;
-use crate::secret::{Fingerprint, fingerprint_of};
 use assertion::UploadedCertificate;
 use axum::Router;
 use chrono::{DateTime, Utc};
+pub use graph::AWS_APP_TEMPLATE_ID;
 use job::Job;
+pub use job::{AWS_JOB_TEMPLATE_ID, JobStatus};
+use scim_domain::clock::SharedClock;
+use scim_domain::secret::{Fingerprint, fingerprint_of};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use url::Url;
@@ -92,7 +93,7 @@ impl AwsApp {
             secrets: Vec::new(),
             job: Job::new(format!(
                 "{}.{}.{}",
-                crate::azure::AWS_JOB_TEMPLATE_ID,
+                job::AWS_JOB_TEMPLATE_ID,
                 random::hex_string(32),
                 random::uuid()
             )),

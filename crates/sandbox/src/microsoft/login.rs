@@ -2,8 +2,8 @@
 //! with a client secret, a federated token or a certificate assertion.
 
 use super::{Shared, assertion};
-use crate::sandbox::fault::{Injected, Route, lock};
-use crate::sandbox::random;
+use crate::fault::{Injected, Route, lock};
+use crate::random;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -13,15 +13,13 @@ mod server;
 pub mod slack;
 mod world;
 
-pub use world::{SandboxWorld, enable_web_form, people};
+pub use world::{SandboxWorld, people};
 
 pub use fault::{Fault, Faults, Recorded, Route};
 
-use crate::azure::{AzureCredential, GraphSettings};
-use crate::clock::SharedClock;
 use aws::{FakeAws, GeneratedToken};
 use microsoft::FakeMicrosoft;
-use secrecy::SecretString;
+use scim_domain::clock::SharedClock;
 use url::Url;
 
 /// The AWS region of the sandbox's identity store.
@@ -67,23 +65,5 @@ impl Sandbox {
     /// The identity store's SCIM endpoint (Entra's `BaseAddress`).
     pub fn scim_url(&self) -> Url {
         self.aws.scim_url(&self.aws_tenant)
-    }
-
-    /// Settings reaching the fake Microsoft with the app registration's client secret; the
-    /// service principal and job are left to discovery.
-    pub fn graph_settings(&self) -> GraphSettings {
-        GraphSettings {
-            graph_url: self.microsoft.graph_url(),
-            login_url: self.microsoft.login_url(),
-            tenant_id: self.microsoft.tenant_id(),
-            client_id: self.microsoft.client_id(),
-            credential: AzureCredential::ClientSecret(SecretString::from(
-                self.microsoft
-                    .client_secret()
-                    .expect("the sandbox's app registration has a client secret"),
-            )),
-            service_principal_id: None,
-            sync_job_id: None,
-        }
     }
 }

@@ -67,7 +67,7 @@ mod tests {
         assert_eq!(id.matches('-').count(), 4);
         let token = scim_token();
         assert!(token.len() >= 100);
-        assert!(crate::secret::ScimToken::parse(&token).is_ok());
+        assert!(scim_domain::secret::ScimToken::parse(&token).is_ok());
         assert_eq!(hex_string(32).len(), 32);
     }
 }

@@ -1,7 +1,6 @@
 //! The model of one Entra provisioning job: its status, quarantine and last run.
 
-use crate::azure::JobStatus;
-use crate::sandbox::aws::ScimVerdict;
+use crate::aws::ScimVerdict;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
@@ -14,6 +13,28 @@ pub(super) const RUN_ERROR_REJECTED: &str =
 pub(super) const RUN_ERROR_UNREACHABLE: &str = "CredentialValidationUnavailable";
 /// Graph's "never" for timestamps.
 const NEVER: &str = "0001-01-01T00:00:00Z";
+
+/// Synchronization job template id of the AWS IAM Identity Center gallery app, as Graph names
+/// it (job ids look like `aWSSingleSignon.<hex>.<guid>`).
+pub const AWS_JOB_TEMPLATE_ID: &str = "aWSSingleSignon";
+
+/// A job's `status.code`, as Graph documents it. The fake's own vocabulary, not the bot's: a
+/// misreading in the bot's client cannot hide in the fake too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Credentials were never saved.
+    NotConfigured,
+    /// Configured but never started.
+    NotRun,
+    /// Running on its schedule.
+    Active,
+    /// Stopped by an administrator.
+    Paused,
+    /// Stopped by Entra after repeated failures.
+    Quarantine,
+    /// Any other code Graph may send.
+    Other(String),
+}
 
 /// A provisioning job of the AWS IAM Identity Center app.
 pub(super) struct Job {
@@ -103,8 +124,7 @@ impl Job {
         });
     }
 
-    /// `status.code` as Graph writes it (written out here, not taken from the client's enum,
-    /// so that a typo there cannot hide in a round trip).
+    /// `status.code` as Graph writes it.
     fn code(&self) -> String {
         match &self.status {
             JobStatus::NotConfigured => "NotConfigured".to_owned(),
@@ -155,7 +175,7 @@ impl Job {
             .map_or(NEVER.to_owned(), |t| t.to_rfc3339());
         json!({
             "id": self.id,
-            "templateId": crate::azure::AWS_JOB_TEMPLATE_ID,
+            "templateId": AWS_JOB_TEMPLATE_ID,
             "schedule": {"expiration": null, "interval": "PT40M", "state": "Active"},
             "status": {
                 "code": self.code(),

@@ -1,10 +1,10 @@
 //! Fault injection and request logs, shared by the fakes.
 
-use crate::clock::SharedClock;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use scim_domain::clock::SharedClock;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A kind of request a fault can target.

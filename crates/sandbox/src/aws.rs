@@ -7,14 +7,14 @@
 use super::fault::{self, Faults, Injected, Recorded, RequestLog, Route, lock};
 use super::random;
 use super::server::Server;
-use crate::clock::SharedClock;
-use crate::secret::{Fingerprint, fingerprint_of};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
+use scim_domain::clock::SharedClock;
+use scim_domain::secret::{Fingerprint, fingerprint_of};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
