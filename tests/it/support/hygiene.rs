@@ -67,7 +67,7 @@ pub fn assert_absent(secrets: &[String], outputs: &[(&str, String)]) {
         for (n, secret) in secrets.iter().enumerate() {
             assert!(
                 !output.contains(secret.as_str()),
-                "token #{n} the story entered ({} characters) appears in {what}",
+                "token #{n} entered or generated in this test ({} characters) appears in {what}",
                 secret.len()
             );
         }

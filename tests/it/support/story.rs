@@ -35,6 +35,16 @@ use std::sync::Mutex;
 /// handle the token legitimately, as AWS and Microsoft do).
 const LOG_FILTER: &str = "trace,scim_sandbox=off";
 
+/// Sends this thread's log lines (the product's, at trace) to `logs` until the guard drops.
+pub fn capture_logs(logs: &Capture) -> tracing::subscriber::DefaultGuard {
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(LOG_FILTER))
+        .with_ansi(false)
+        .with_writer(logs.clone())
+        .finish();
+    tracing::subscriber::set_default(subscriber)
+}
+
 /// A story over HTTP with the sandbox's default configuration.
 pub async fn story(body: impl AsyncFnOnce(&Story)) {
     Setting::over(SlackMode::Http).run(body).await
@@ -63,12 +73,7 @@ impl Setting {
     /// Starts the bot, tells the story, shuts the bot down and checks its outputs.
     pub async fn run(self, body: impl AsyncFnOnce(&Story)) {
         let logs = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(LOG_FILTER))
-            .with_ansi(false)
-            .with_writer(logs.clone())
-            .finish();
-        let _logging = tracing::subscriber::set_default(subscriber);
+        let _logging = capture_logs(&logs);
 
         let app = TestApp::start_with(self.mode, self.configure).await;
         let transport = match self.mode {
