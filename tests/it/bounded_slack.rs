@@ -4,6 +4,7 @@
 
 use crate::support::app::TestApp;
 use crate::support::binary::{BinaryWorld, Bot, sample};
+use crate::support::story::story;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
 use scim_rotator::slack::{ids, pool};
@@ -191,98 +192,77 @@ async fn replies_idle(w: &BinaryWorld, bot: &Bot) -> Replies {
 
 #[tokio::test]
 async fn a_slow_views_open_does_not_delay_the_ack() {
-    let app = TestApp::start(SlackMode::Http).await;
-    let (_, approval) = app.rotate_by_command(&app.url, MEMBER).await;
-    app.slack()
-        .click(&app.url, LEAD, CHANNEL, &approval.ts, ids::APPROVE)
-        .await
-        .unwrap();
-    let step = app.wait_for_button(&approval.ts, ids::ENTER_TOKEN).await;
-    app.slack().slow_next("views.open", Duration::from_secs(4));
+    story(async |s| {
+        s.rotate_by_command(MEMBER).await;
+        s.lead().clicks(ids::APPROVE).await;
+        let step = s.thread().waits_for_button(ids::ENTER_TOKEN).await;
+        s.slack().slow_next("views.open", Duration::from_secs(4));
 
-    let started = Instant::now();
-    let click = app
-        .slack()
-        .click(&app.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
-        .await
-        .unwrap();
-    let ack = started.elapsed();
-    eprintln!("Enter new token acked in {ack:?} with views.open taking 4 s");
-    assert_eq!(click.reply.status, 200);
-    assert!(
-        ack < Duration::from_secs(3),
-        "acked in {ack:?}, within Slack's 3 s although views.open takes 4 s"
-    );
-    // The modal still opens, with the click's trigger, after the ack.
-    let modal = app.wait_for_modal(LEAD).await;
-    assert_eq!(modal.callback_id(), ids::SUBMIT_TOKEN);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "the modal was opened before views.open answered"
-    );
+        let started = Instant::now();
+        let click = s
+            .slack()
+            .click(&s.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
+            .await
+            .unwrap();
+        let ack = started.elapsed();
+        eprintln!("Enter new token acked in {ack:?} with views.open taking 4 s");
+        assert_eq!(click.reply.status, 200);
+        assert!(
+            ack < Duration::from_secs(3),
+            "acked in {ack:?}, within Slack's 3 s although views.open takes 4 s"
+        );
+        // The modal still opens, with the click's trigger, after the ack.
+        let modal = s.lead().sees_modal().await;
+        assert_eq!(modal.callback_id(), ids::SUBMIT_TOKEN);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the modal was opened before views.open answered"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_hung_login_fails_a_token_check_within_one_attempt() {
-    let app = TestApp::start(SlackMode::Http).await;
-    let microsoft = &app.world.cloud.microsoft;
-    for _ in 0..20 {
-        microsoft.faults().push(Route::Login, Fault::Hang);
-    }
-    // The sweep logs in first (as at start-up) and hangs there.
-    let scheduler = std::sync::Arc::clone(&app.app.scheduler);
-    let now = app.app.engine.now();
-    let sweep = tokio::spawn(async move { scheduler.sweep(now).await });
+    story(async |s| {
+        let microsoft = &s.world.cloud.microsoft;
+        for _ in 0..20 {
+            microsoft.faults().push(Route::Login, Fault::Hang);
+        }
+        // The sweep logs in first (as at start-up) and hangs there.
+        let scheduler = std::sync::Arc::clone(&s.app.scheduler);
+        let now = s.app.engine.now();
+        let sweep = tokio::spawn(async move { scheduler.sweep(now).await });
 
-    let (_, approval) = app.rotate_by_command(&app.url, MEMBER).await;
-    app.slack()
-        .click(&app.url, LEAD, CHANNEL, &approval.ts, ids::APPROVE)
-        .await
-        .unwrap();
-    let step = app.wait_for_button(&approval.ts, ids::ENTER_TOKEN).await;
-    app.slack()
-        .click(&app.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
-        .await
-        .unwrap();
-    let modal = app.wait_for_modal(LEAD).await;
-    let new = app
-        .world
-        .cloud
-        .aws
-        .generate_token(&app.world.cloud.aws_tenant)
-        .unwrap();
-    let submitted_at = Instant::now();
-    app.slack()
-        .submit_view(
-            &app.url,
-            LEAD,
-            &modal.id,
-            &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret))],
-        )
-        .await
-        .unwrap();
+        s.rotate_by_command(MEMBER).await;
+        s.lead().clicks(ids::APPROVE).await;
+        let modal = s.lead().opens_token_modal().await;
+        let new = s.aws_generates_token();
+        let submitted_at = Instant::now();
+        s.lead()
+            .submits(
+                &modal.id,
+                &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret))],
+            )
+            .await;
 
-    let failure = app
-        .slack()
-        .wait_until(crate::support::DEADLINE, |slack| {
-            slack
-                .thread(CHANNEL, &approval.ts)
-                .into_iter()
-                .map(|m| m.blocks.to_string())
-                .find(|blocks| blocks.contains("Microsoft login is not answering"))
-        })
-        .await
-        .expect("the thread says Microsoft login is not answering");
-    let took = submitted_at.elapsed();
-    let attempt = crate::support::test_retry().request_timeout;
-    assert!(
-        took < attempt + Duration::from_millis(1500),
-        "the failure shows within one attempt ({attempt:?}), took {took:?}"
-    );
-    assert!(failure.contains("(1 attempt)"), "{failure}");
-    let rotation = app.app.engine.store().latest_rotations().unwrap()[0].clone();
-    assert_eq!(rotation.state, RotationState::AwaitingNewToken);
-    sweep.await.unwrap();
+        let failure = s
+            .thread()
+            .waits_for_line("Microsoft login is not answering")
+            .await
+            .blocks
+            .to_string();
+        let took = submitted_at.elapsed();
+        let attempt = crate::support::test_retry().request_timeout;
+        assert!(
+            took < attempt + Duration::from_millis(1500),
+            "the failure shows within one attempt ({attempt:?}), took {took:?}"
+        );
+        assert!(failure.contains("(1 attempt)"), "{failure}");
+        assert_eq!(s.state(), RotationState::AwaitingNewToken);
+        sweep.await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]
