@@ -34,12 +34,8 @@ impl TestApp {
         TestApp::start_configured(mode, configure, SocketLiveness::PRODUCTION).await
     }
 
-    /// [`TestApp::start`] with Socket Mode liveness shortened (production's takes ~25 s).
-    pub async fn start_with_socket_liveness(mode: SlackMode, liveness: SocketLiveness) -> TestApp {
-        TestApp::start_configured(mode, |_| {}, liveness).await
-    }
-
-    async fn start_configured(
+    /// [`TestApp::start_with`] with Socket Mode liveness as given.
+    pub async fn start_configured(
         mode: SlackMode,
         configure: impl FnOnce(&mut scim_rotator::config::Config),
         socket_liveness: SocketLiveness,

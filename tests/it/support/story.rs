@@ -23,6 +23,7 @@ use super::hygiene::{self, Capture};
 use scim_rotator::config::{Config, SlackMode};
 use scim_rotator::rotation::{Rotation, RotationState};
 use scim_rotator::slack::ids;
+use scim_rotator::slack::socket::SocketLiveness;
 use scim_sandbox::aws::GeneratedToken;
 use scim_sandbox::people::*;
 use scim_sandbox::slack::{
@@ -54,6 +55,7 @@ pub async fn story(body: impl AsyncFnOnce(&Story)) {
 pub struct Setting {
     mode: SlackMode,
     configure: Box<dyn FnOnce(&mut Config)>,
+    liveness: SocketLiveness,
 }
 
 impl Setting {
@@ -61,6 +63,7 @@ impl Setting {
         Setting {
             mode,
             configure: Box::new(|_| {}),
+            liveness: SocketLiveness::PRODUCTION,
         }
     }
 
@@ -70,12 +73,18 @@ impl Setting {
         self
     }
 
+    /// Socket Mode liveness shortened (production's takes ~25 s to notice a silent socket).
+    pub fn socket_liveness(mut self, liveness: SocketLiveness) -> Setting {
+        self.liveness = liveness;
+        self
+    }
+
     /// Starts the bot, tells the story, shuts the bot down and checks its outputs.
     pub async fn run(self, body: impl AsyncFnOnce(&Story)) {
         let logs = Capture::default();
         let _logging = capture_logs(&logs);
 
-        let app = TestApp::start_with(self.mode, self.configure).await;
+        let app = TestApp::start_configured(self.mode, self.configure, self.liveness).await;
         let transport = match self.mode {
             SlackMode::Http => Transport::from(&app.url),
             SlackMode::Socket => {
