@@ -1,8 +1,10 @@
 //! scim-rotator: keeps the Entra ID → AWS IAM Identity Center SCIM token from expiring
 //! unnoticed, and turns its rotation into a guided, approved, audited Slack conversation.
 //!
-//! The library holds everything; `main.rs` is a thin CLI over it. ARCHITECTURE.md, at the
-//! repository root, maps it: what each module owns, the path of a click and of a sweep, and the
+//! The product: this library and a thin CLI over it (`main.rs`). The domain is its own crate
+//! (`crates/domain`, no I/O), re-exported below; the fakes of the remote systems are another
+//! (`crates/sandbox`), which only `demo` names. ARCHITECTURE.md, at the repository root, maps
+//! it all: what each crate and module owns, the path of a click and of a sweep, and the
 //! invariants.
 
 // The domain lives in its own crate (crates/domain); it is re-exported so that the product names
@@ -21,7 +23,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod retry;
 pub mod scheduler;
-pub mod server;
+mod server;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
