@@ -143,15 +143,7 @@ async fn an_unknown_action_id_gets_an_ephemeral_and_malformed_clicks_a_400() {
             assert!(click.reply.body.starts_with("malformed interaction"));
         }
         app.app.presented().await;
-        assert!(
-            app.app
-                .engine
-                .store()
-                .latest_rotations()
-                .unwrap()
-                .is_empty(),
-            "no rotation was started"
-        );
+        assert!(app.rotations().is_empty(), "no rotation was started");
         assert_eq!(audit_len(app), before);
     })
     .await;

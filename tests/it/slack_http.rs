@@ -71,13 +71,7 @@ async fn a_full_rotation_from_the_warning_button_to_the_summary() {
             confirmed,
             [(LEAD.to_owned(), "old_token_deletion_confirmed".to_owned())]
         );
-        let current = s
-            .app
-            .engine
-            .store()
-            .current_token(CONNECTION)
-            .unwrap()
-            .unwrap();
+        let current = s.current_token();
         assert_eq!(current.token_id.as_deref(), Some(new.id.as_str()));
     })
     .await;
@@ -188,14 +182,7 @@ async fn bad_signatures_stale_timestamps_and_huge_bodies_are_refused() {
             .unwrap();
         assert_eq!(reply.status, 413);
         assert!(app.slack().calls_to("chat.postEphemeral").is_empty());
-        assert!(
-            app.app
-                .engine
-                .store()
-                .latest_rotations()
-                .unwrap()
-                .is_empty()
-        );
+        assert!(app.rotations().is_empty());
     })
     .await;
 }
@@ -388,13 +375,7 @@ async fn a_lead_registers_a_token_through_the_modal() {
         assert_eq!(submitted.outcome, ViewOutcome::Closed);
         app.wait_for_ephemeral(LEAD, "Registered token tok-registered")
             .await;
-        let current = app
-            .app
-            .engine
-            .store()
-            .current_token(CONNECTION)
-            .unwrap()
-            .unwrap();
+        let current = app.current_token();
         assert_eq!(current.token_id.as_deref(), Some("tok-registered"));
         assert_eq!(
             current.expires_at.unwrap().format("%Y-%m-%d").to_string(),

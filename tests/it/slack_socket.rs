@@ -38,15 +38,7 @@ async fn a_rotation_is_requested_and_approved_over_socket_mode() {
                 .await
                 .unwrap();
 
-            let sent: Vec<String> = slack
-                .envelopes_sent()
-                .into_iter()
-                .map(|e| e.envelope_id)
-                .collect();
-            let acked: Vec<String> = slack.acks().into_iter().map(|a| a.envelope_id).collect();
-            for id in &sent {
-                assert!(acked.contains(id), "envelope {id} was acknowledged");
-            }
+            s.assert_every_envelope_acked();
             assert_eq!(
                 slack.calls_to("views.publish").len(),
                 1,

@@ -100,31 +100,17 @@ async fn a_command_or_event_from_another_workspace_or_app_is_refused() {
         app.slack()
             .tamper_next(|fields| fields["team_id"] = json!("T0ELSEWHERE"));
         let command = app
-            .slack()
-            .slash_command(
-                &app.url,
-                MEMBER,
-                CHANNEL,
-                "/scim",
-                &format!("rotate {CONNECTION}"),
-            )
-            .await
-            .unwrap();
-        assert_eq!(command.reply.status, 403, "{}", command.reply.body);
+            .member()
+            .sends_command(CHANNEL, &format!("rotate {CONNECTION}"))
+            .await;
+        assert_eq!(command.status, 403, "{}", command.body);
         app.slack()
             .tamper_next(|fields| fields["api_app_id"] = json!("A0ELSEWHERE"));
         let command = app
-            .slack()
-            .slash_command(
-                &app.url,
-                MEMBER,
-                CHANNEL,
-                "/scim",
-                &format!("rotate {CONNECTION}"),
-            )
-            .await
-            .unwrap();
-        assert_eq!(command.reply.status, 403, "{}", command.reply.body);
+            .member()
+            .sends_command(CHANNEL, &format!("rotate {CONNECTION}"))
+            .await;
+        assert_eq!(command.status, 403, "{}", command.body);
         assert!(rotations(app).is_empty(), "no rotation was started");
 
         let event = app

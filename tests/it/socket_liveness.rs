@@ -65,16 +65,7 @@ async fn a_silent_socket_is_replaced_and_envelopes_are_acked_throughout() {
                 .await
                 .expect("acked after the replacement");
             assert_ne!(after.connection, silenced);
-            let sent: Vec<String> = slack
-                .envelopes_sent()
-                .into_iter()
-                .map(|e| e.envelope_id)
-                .collect();
-            let acked: Vec<String> = slack.acks().into_iter().map(|a| a.envelope_id).collect();
-            assert!(
-                sent.iter().all(|id| acked.contains(id)),
-                "every envelope acked"
-            );
+            app.assert_every_envelope_acked();
         })
         .await;
 }

@@ -21,13 +21,13 @@
 use super::app::TestApp;
 use super::hygiene::{self, Capture};
 use scim_rotator::config::{Config, SlackMode};
-use scim_rotator::rotation::{Rotation, RotationState};
+use scim_rotator::rotation::{Rotation, RotationState, TokenRecord};
 use scim_rotator::slack::ids;
 use scim_rotator::slack::socket::SocketLiveness;
 use scim_sandbox::aws::GeneratedToken;
 use scim_sandbox::people::*;
 use scim_sandbox::slack::{
-    Click, StoredMessage, StoredView, Submission, Transport, plain_text_value,
+    BotReply, Click, StoredMessage, StoredView, Submission, Transport, plain_text_value,
 };
 use serde_json::Value;
 use std::sync::Mutex;
@@ -274,16 +274,44 @@ impl Story {
             .unwrap();
     }
 
+    /// The latest rotation of each connection.
+    pub fn rotations(&self) -> Vec<Rotation> {
+        self.app.engine.store().latest_rotations().unwrap()
+    }
+
     /// The newest rotation.
     pub fn rotation(&self) -> Rotation {
-        self.app
-            .engine
-            .store()
-            .latest_rotations()
-            .unwrap()
+        self.rotations()
             .into_iter()
             .max_by_key(|r| r.id)
             .expect("a rotation exists")
+    }
+
+    /// The token the bot holds as current for the connection.
+    pub fn current_token(&self) -> TokenRecord {
+        self.app
+            .engine
+            .store()
+            .current_token(CONNECTION)
+            .unwrap()
+            .expect("a current token")
+    }
+
+    /// Every envelope the fake sent over Socket Mode was acknowledged.
+    pub fn assert_every_envelope_acked(&self) {
+        let acked: Vec<String> = self
+            .slack()
+            .acks()
+            .into_iter()
+            .map(|a| a.envelope_id)
+            .collect();
+        for envelope in self.slack().envelopes_sent() {
+            assert!(
+                acked.contains(&envelope.envelope_id),
+                "envelope {} was acknowledged",
+                envelope.envelope_id
+            );
+        }
     }
 
     pub fn state(&self) -> RotationState {
@@ -387,14 +415,19 @@ impl Person<'_> {
 
     /// Runs `/scim <text>` in `channel`; the reply's body.
     pub async fn runs_in(&self, channel: &str, text: &str) -> String {
-        let command = self
-            .story
+        let reply = self.sends_command(channel, text).await;
+        assert_eq!(reply.status, 200, "/scim {text} is acknowledged");
+        reply.body
+    }
+
+    /// Sends `/scim <text>` in `channel`, whatever the answer.
+    pub async fn sends_command(&self, channel: &str, text: &str) -> BotReply {
+        self.story
             .slack()
             .slash_command(self.story.transport(), self.user, channel, "/scim", text)
             .await
-            .unwrap();
-        assert_eq!(command.reply.status, 200, "/scim {text} is acknowledged");
-        command.reply.body
+            .unwrap()
+            .reply
     }
 
     /// Waits until this person is shown an ephemeral message containing `text`.
