@@ -1,10 +1,8 @@
 //! The SCIM token must appear nowhere but in the requests that carry it: not in any log line
 //! (at trace, everything enabled), not in the database file, not in any error text.
 
-use crate::support::hygiene::Capture;
 use crate::support::*;
 use scim_rotator::rotation::{Command, RotationState};
-use scim_rotator::telemetry::{self, LogFormat};
 
 #[test]
 fn the_token_appears_in_no_log_database_or_error() {
@@ -19,13 +17,7 @@ async fn the_token_appears_in_no_log_database_or_error_alone() {
     if !crate::support::isolated::inside() {
         return;
     }
-    let logs = Capture::default();
-    // RUST_LOG=trace, as an operator debugging the bot would set it.
-    telemetry::install(
-        telemetry::filter(Some("trace"), 0),
-        LogFormat::Json,
-        logs.clone(),
-    );
+    let logs = crate::support::hygiene::capture_all_logs();
 
     let env = TestEnv::start().await;
     let rotation = env.approved_rotation().await;

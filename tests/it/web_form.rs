@@ -6,7 +6,6 @@
 use crate::support::DEADLINE;
 use crate::support::app::TestApp;
 use crate::support::browser::Browser;
-use crate::support::hygiene::Capture;
 use crate::support::story::Setting;
 use scim_rotator::config::SlackMode;
 use scim_rotator::demo::wiring::enable_web_form;
@@ -150,12 +149,7 @@ async fn a_whole_rotation_through_the_form_in_a_browser_leaves_the_token_nowhere
     if !crate::support::isolated::inside() {
         return;
     }
-    let logs = Capture::default();
-    scim_rotator::telemetry::install(
-        scim_rotator::telemetry::filter(Some("trace"), 0),
-        scim_rotator::telemetry::LogFormat::Json,
-        logs.clone(),
-    );
+    let logs = crate::support::hygiene::capture_all_logs();
     let Some(browser) = Browser::launch().await else {
         return;
     };

@@ -40,6 +40,23 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
     }
 }
 
+/// Installs the product's own log subscriber for the whole process, at `RUST_LOG=trace` as an
+/// operator debugging the bot would set it, writing JSON lines into the returned capture.
+/// Only for a test body running alone in its process ([`super::isolated`]).
+pub fn capture_all_logs() -> Capture {
+    assert!(
+        super::isolated::inside(),
+        "a global subscriber in a shared process"
+    );
+    let logs = Capture::default();
+    scim_rotator::telemetry::install(
+        scim_rotator::telemetry::filter(Some("trace"), 0),
+        scim_rotator::telemetry::LogFormat::Json,
+        logs.clone(),
+    );
+    logs
+}
+
 /// Every file of the database (`bot.db`, `-wal`, `-shm`, journals) in `dir`, as text.
 pub fn database_files(dir: &Path) -> String {
     let mut text = String::new();
