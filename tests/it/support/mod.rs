@@ -185,6 +185,13 @@ impl TestEnv {
             .unwrap()
     }
 
+    /// Generates a new token in the fake AWS and submits it (without its id) to rotation `id`.
+    pub async fn submits_new_token(&self, id: RotationId) -> scim_sandbox::aws::GeneratedToken {
+        let new = self.generate_token();
+        self.submit(id, &new.secret, None).await;
+        new
+    }
+
     /// Waits (polling, with a deadline) until the rotation reaches `state`.
     pub async fn wait_for(&self, id: RotationId, state: RotationState) -> Rotation {
         wait_for_state(&self.store, id, state).await
