@@ -75,6 +75,14 @@ async fn post_json(app: &TestApp, body: &Value) -> (u16, Value) {
     )
 }
 
+/// [`post_json`], checking that the token record is as it was.
+async fn post_changing_nothing(app: &TestApp, body: &Value) -> (u16, Value) {
+    let before = current_token(app);
+    let answer = post_json(app, body).await;
+    assert_eq!(current_token(app), before, "the token record changed");
+    answer
+}
+
 fn current_token(app: &TestApp) -> scim_rotator::rotation::TokenRecord {
     app.app
         .engine
@@ -150,15 +158,13 @@ async fn an_expiry_event_with_a_date_corrects_the_token_and_warns_at_once() {
 async fn an_expiry_event_without_a_date_changes_nothing() {
     health_events()
         .run(async |app| {
-            let before = current_token(app);
-            let (status, answer) = post_json(
+            let (status, answer) = post_changing_nothing(
                 &app,
                 &expiry_event("Your SCIM access token will expire soon. Rotate it."),
             )
             .await;
             assert_eq!(status, 200, "{answer}");
             assert_eq!(answer["connections"][0]["result"], "no_date");
-            assert_eq!(current_token(app), before);
         })
         .await;
 }
@@ -167,8 +173,7 @@ async fn an_expiry_event_without_a_date_changes_nothing() {
 async fn other_event_types_are_accepted_and_ignored() {
     health_events()
         .run(async |app| {
-            let before = current_token(app);
-            let (status, answer) = post_json(
+            let (status, answer) = post_changing_nothing(
                 &app,
                 &event(
                     "AWS_EC2_INSTANCE_STORE_DRIVE_PERFORMANCE_DEGRADED",
@@ -179,7 +184,6 @@ async fn other_event_types_are_accepted_and_ignored() {
             .await;
             assert_eq!(status, 202, "{answer}");
             assert_eq!(answer["result"], "ignored");
-            assert_eq!(current_token(app), before);
         })
         .await;
 }
@@ -188,8 +192,7 @@ async fn other_event_types_are_accepted_and_ignored() {
 async fn an_event_for_an_unknown_account_is_ignored() {
     health_events()
         .run(async |app| {
-            let before = current_token(app);
-            let (status, answer) = post_json(
+            let (status, answer) = post_changing_nothing(
                 &app,
                 &event(
                     scim_rotator::aws::health::SCIM_TOKEN_EXPIRY_EVENT,
@@ -204,7 +207,6 @@ async fn an_event_for_an_unknown_account_is_ignored() {
                 answer["reason"].as_str().unwrap().contains("999999999999"),
                 "{answer}"
             );
-            assert_eq!(current_token(app), before);
         })
         .await;
 }
