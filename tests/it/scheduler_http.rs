@@ -98,7 +98,7 @@ async fn an_expiry_event_with_a_date_corrects_the_token_and_warns_at_once() {
         .run(async |app| {
             let registered = current_token(app).expires_at.unwrap();
             let (status, answer) = post_json(
-        &app,
+        app,
         &expiry_event(
             "Your SCIM access token for AWS IAM Identity Center expires on February 8, 2027. \
              Generate a new token before then.",
@@ -142,7 +142,7 @@ async fn an_expiry_event_with_a_date_corrects_the_token_and_warns_at_once() {
             // AWS repeats the notice: nothing changes, nothing more is posted.
             let posts_before = app.slack().calls_to("chat.postMessage").len();
             let (status, again) = post_json(
-                &app,
+                app,
                 &expiry_event("Your SCIM access token expires on 2027-02-08."),
             )
             .await;
@@ -159,7 +159,7 @@ async fn an_expiry_event_without_a_date_changes_nothing() {
     health_events()
         .run(async |app| {
             let (status, answer) = post_changing_nothing(
-                &app,
+                app,
                 &expiry_event("Your SCIM access token will expire soon. Rotate it."),
             )
             .await;
@@ -174,7 +174,7 @@ async fn other_event_types_are_accepted_and_ignored() {
     health_events()
         .run(async |app| {
             let (status, answer) = post_changing_nothing(
-                &app,
+                app,
                 &event(
                     "AWS_EC2_INSTANCE_STORE_DRIVE_PERFORMANCE_DEGRADED",
                     "expires on February 8, 2027",
@@ -193,7 +193,7 @@ async fn an_event_for_an_unknown_account_is_ignored() {
     health_events()
         .run(async |app| {
             let (status, answer) = post_changing_nothing(
-                &app,
+                app,
                 &event(
                     scim_rotator::aws::health::SCIM_TOKEN_EXPIRY_EVENT,
                     "expires on February 8, 2027",
@@ -343,7 +343,7 @@ async fn a_later_date_from_aws_rearms_the_warnings_not_yet_due() {
 
             // AWS knows better: the token expires at the end of April.
             let (status, answer) = post_json(
-                &app,
+                app,
                 &expiry_event("Your SCIM access token expires on April 30, 2027."),
             )
             .await;

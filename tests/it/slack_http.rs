@@ -364,14 +364,14 @@ async fn a_lead_registers_a_token_through_the_modal() {
             .await;
         let modal = app.lead().sees_modal().await;
         assert_eq!(modal.callback_id(), ids::REGISTER_TOKEN);
-        let future = register(&app, &modal.id, "2099-01-01").await;
+        let future = register(app, &modal.id, "2099-01-01").await;
         assert!(
             matches!(future.outcome, ViewOutcome::Errors(ref e) if e.contains_key(ids::CREATED_BLOCK)),
             "{:?}",
             future.outcome
         );
 
-        let submitted = register(&app, &modal.id, "2026-06-01").await;
+        let submitted = register(app, &modal.id, "2026-06-01").await;
         assert_eq!(submitted.outcome, ViewOutcome::Closed);
         app.wait_for_ephemeral(LEAD, "Registered token tok-registered")
             .await;
