@@ -292,8 +292,8 @@ impl Engine {
         Ok(
             match decide(&rotation, &probe, actor, self.policy, self.now()) {
                 Decision::Transition(_) => Ok(rotation),
-                Decision::AlreadyDone(text) => {
-                    Err(CommandOutcome::AlreadyDone(AlreadyDone::Step(text)))
+                Decision::AlreadyDone(state) => {
+                    Err(CommandOutcome::AlreadyDone(AlreadyDone::Step(state)))
                 }
                 Decision::Refused(reason) => Err(CommandOutcome::Refused(Refusal::Rule(reason))),
             },
@@ -313,19 +313,19 @@ impl Engine {
         };
         let now = self.now();
         let transition = match decide(&rotation, &command, actor, self.policy, now) {
-            Decision::AlreadyDone(text) => {
-                tracing::debug!(state = %rotation.state, "already done");
-                return Ok(CommandOutcome::AlreadyDone(AlreadyDone::Step(text)));
+            Decision::AlreadyDone(state) => {
+                tracing::debug!(%state, "already done");
+                return Ok(CommandOutcome::AlreadyDone(AlreadyDone::Step(state)));
             }
             Decision::Refused(reason) => {
-                tracing::info!(state = %rotation.state, %reason, "refused");
+                tracing::info!(state = %rotation.state, reason = reason.code(), "refused");
                 self.store.append_audit(&NewAuditRecord {
                     at: now,
                     actor: actor.audit_name().to_owned(),
                     action: "refused".to_owned(),
                     connection: Some(rotation.connection.clone()),
                     rotation_id: Some(id.0),
-                    details: json!({ "command": command.audit_action(), "state": rotation.state.as_str(), "reason": reason }),
+                    details: json!({ "command": command.audit_action(), "state": rotation.state.as_str(), "reason": reason.code() }),
                 })?;
                 return Ok(CommandOutcome::Refused(Refusal::Rule(reason)));
             }

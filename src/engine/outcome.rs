@@ -1,7 +1,9 @@
 //! What came of a command, as data: the adapters (Slack, the web form) word it for people
 //! (`slack::render::outcome` holds the English).
 
-use crate::rotation::{RegistrationProblem, Rotation, RotationId, SubmissionProblem};
+use crate::rotation::{
+    Denial, RegistrationProblem, Rotation, RotationId, RotationState, SubmissionProblem,
+};
 use chrono::{DateTime, Utc};
 
 /// The result of a command, for the person who sent it.
@@ -31,8 +33,8 @@ pub enum Recorded {
 /// Why nothing needed doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AlreadyDone {
-    /// The domain's account of where the rotation stands (`rotation::decide`).
-    Step(String),
+    /// The step was taken: the rotation is now in this state (`rotation::decide`).
+    Step(RotationState),
     /// Another command changed the rotation at the same moment; its thread shows which.
     ChangedConcurrently,
 }
@@ -54,6 +56,6 @@ pub enum Refusal {
     Registration(RegistrationProblem),
     /// A token submission arrived without a token (it must come through a form).
     TokenRequired,
-    /// The domain's rule said no (`rotation::decide`): its text, meant for the sender.
-    Rule(String),
+    /// The domain's rule said no (`rotation::decide`).
+    Rule(Denial),
 }

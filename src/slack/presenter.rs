@@ -289,17 +289,22 @@ impl Presenter {
             aws_region: &connection.aws_region,
         };
         let in_progress = (!r.state.is_terminal()).then(|| render::in_progress_line(r, link));
-        // The latest warning of the cycle says how loud the message is now.
+        // The latest warning of the cycle says how loud the message is now, and it is told as
+        // of when that warning was sent: adding the rotation's line does not recount the days
+        // (a 10-day notice edited five minutes later still says 10 days).
         let sent = query
             .sent_warnings(&r.connection, warning.token_row)
             .map_err(|e| e.to_string())?;
-        let threshold = sent.iter().rev().find_map(|w| threshold_of(&w.threshold));
-        Ok(Some(match (threshold, &token) {
-            (Some(threshold), Some(token)) => render::expiry_warning(
+        let latest = sent
+            .iter()
+            .rev()
+            .find_map(|w| threshold_of(&w.threshold).map(|t| (t, w.sent_at)));
+        Ok(Some(match (latest, &token) {
+            (Some((threshold, sent_at)), Some(token)) => render::expiry_warning(
                 &info,
                 token,
                 threshold,
-                self.engine.now(),
+                sent_at,
                 in_progress.as_deref(),
             ),
             _ => render::unknown_expiry_warning(&info, token.as_ref(), in_progress.as_deref()),

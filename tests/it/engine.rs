@@ -349,9 +349,11 @@ async fn a_double_click_changes_nothing_twice() {
         .unwrap();
     assert_eq!(
         again,
-        CommandOutcome::AlreadyDone(AlreadyDone::Step(
-            "This step is done: the rotation is now waiting for the new token.".to_owned()
-        ))
+        CommandOutcome::AlreadyDone(AlreadyDone::Step(RotationState::AwaitingNewToken))
+    );
+    assert_eq!(
+        render::outcome_reply(&again).unwrap(),
+        "This step is done: the rotation is now waiting for the new token."
     );
     let started_again = env
         .engine

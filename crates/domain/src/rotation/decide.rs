@@ -15,10 +15,63 @@ pub enum Decision {
     /// Persist `rotation` (with its audit record) and then run `effects`.
     Transition(Box<Transition>),
     /// The step was already taken (double click, redelivered event, stale button): nothing
-    /// changes and nothing is audited; the text tells the clicker.
-    AlreadyDone(String),
-    /// Not allowed for this actor: nothing changes; the text, meant for the user, says why.
-    Refused(String),
+    /// changes and nothing is audited; the rotation is now in this state.
+    AlreadyDone(RotationState),
+    /// Not allowed for this actor: nothing changes (the refusal is audited).
+    Refused(Denial),
+}
+
+/// Why the rules refuse a command. Data, not words: the adapters word it for the sender
+/// (`slack::render::outcome`) and the audit records its [`Denial::code`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// A person sent what only the bot reports (a check result).
+    SystemOnly,
+    /// The bot itself sent what only a person may (approve, start a rotation, …).
+    PersonOnly,
+    /// Only a team lead (an approver) may do this.
+    NotApprover(Act),
+    /// The requester may not approve their own rotation (`allow_self_approval` is off).
+    OwnRequest,
+    /// This approver approved already, and more approvals are needed.
+    ApprovedAlready { approvals: usize, required: usize },
+    /// Cancelling is for the requester before approval, or a team lead.
+    MayNotCancel,
+    /// The token submission's details (never the token itself) are wrong.
+    Submission(SubmissionProblem),
+    /// A rotation of the connection is open already.
+    InFlight {
+        connection: String,
+        id: RotationId,
+        state: RotationState,
+    },
+}
+
+/// What only an approver may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Approve,
+    Reject,
+    EnterToken,
+    ConfirmDeletion,
+    Restart,
+}
+
+impl Denial {
+    /// A stable name for the audit trail and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denial::SystemOnly => "system_only",
+            Denial::PersonOnly => "person_only",
+            Denial::NotApprover(_) => "not_approver",
+            Denial::OwnRequest => "own_request",
+            Denial::ApprovedAlready { .. } => "approved_already",
+            Denial::MayNotCancel => "may_not_cancel",
+            Denial::Submission(SubmissionProblem::ExpiryNotInFuture) => "expiry_not_in_future",
+            Denial::Submission(SubmissionProblem::OldTokenId) => "old_token_id",
+            Denial::InFlight { .. } => "in_flight",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -56,17 +109,16 @@ pub struct StartRequest<'a> {
 }
 
 /// The new rotation (its id is assigned by the store), or why none can start.
-pub fn decide_start(req: StartRequest<'_>) -> Result<Rotation, String> {
+pub fn decide_start(req: StartRequest<'_>) -> Result<Rotation, Denial> {
     if let Some(existing) = req.in_flight {
-        return Err(format!(
-            "A rotation of {} is already in progress (#{}, {}). Follow it in its thread.",
-            req.connection,
-            existing.id,
-            existing.state.describe()
-        ));
+        return Err(Denial::InFlight {
+            connection: req.connection.to_owned(),
+            id: existing.id,
+            state: existing.state,
+        });
     }
     let Some(requester) = req.requester.user_id() else {
-        return Err("A rotation is requested by a person, not by the bot.".to_owned());
+        return Err(Denial::PersonOnly);
     };
     Ok(Rotation {
         id: RotationId(0),
@@ -153,48 +205,48 @@ fn permission(
     command: &Command,
     actor: &Actor,
     policy: Policy,
-) -> Result<(), String> {
+) -> Result<(), Denial> {
     if command.is_system_only() {
         return match actor {
             Actor::System => Ok(()),
-            Actor::User { .. } => Err("Only the bot itself reports check results.".to_owned()),
+            Actor::User { .. } => Err(Denial::SystemOnly),
         };
     }
     let Actor::User { id, is_approver } = actor else {
-        return Err("The bot cannot act for a person here.".to_owned());
+        return Err(Denial::PersonOnly);
     };
     let is_requester = *id == rotation.requested_by;
-    match command {
-        Command::Approve if !is_approver => {
-            Err("Only a team lead (an approver) can approve a rotation.".to_owned())
+    let lead_only = |act| {
+        if *is_approver {
+            Ok(())
+        } else {
+            Err(Denial::NotApprover(act))
         }
-        Command::Approve if is_requester && !policy.allow_self_approval => Err(
-            "You requested this rotation, so another team lead has to approve it.".to_owned(),
-        ),
-        Command::Approve if rotation.approvals.contains(id) => Err(format!(
-            "You approved already: {} of {} approvals. Another team lead has to approve too.",
-            rotation.approvals.len(),
-            policy.approvals_required.max(1)
-        )),
-        Command::Reject { .. } if !is_approver => Err(
-            "Only a team lead (an approver) can reject a rotation. If you requested it, cancel it instead."
-                .to_owned(),
-        ),
+    };
+    match command {
+        Command::Approve => {
+            lead_only(Act::Approve)?;
+            if is_requester && !policy.allow_self_approval {
+                Err(Denial::OwnRequest)
+            } else if rotation.approvals.contains(id) {
+                Err(Denial::ApprovedAlready {
+                    approvals: rotation.approvals.len(),
+                    required: usize::from(policy.approvals_required.max(1)),
+                })
+            } else {
+                Ok(())
+            }
+        }
+        Command::Reject { .. } => lead_only(Act::Reject),
         Command::Cancel
             if !(*is_approver
                 || (is_requester && rotation.state == RotationState::AwaitingApproval)) =>
         {
-            Err("Only the requester (before approval) or a team lead can cancel this rotation.".to_owned())
+            Err(Denial::MayNotCancel)
         }
-        Command::SubmitToken(_) if !is_approver => {
-            Err("Only a team lead (an approver) can enter the new token.".to_owned())
-        }
-        Command::ConfirmOldTokenDeleted if !is_approver => {
-            Err("Only a team lead (an approver) can confirm the old token's deletion.".to_owned())
-        }
-        Command::Retry if !is_approver => {
-            Err("Only a team lead (an approver) can restart this rotation.".to_owned())
-        }
+        Command::SubmitToken(_) => lead_only(Act::EnterToken),
+        Command::ConfirmOldTokenDeleted => lead_only(Act::ConfirmDeletion),
+        Command::Retry => lead_only(Act::Restart),
         _ => Ok(()),
     }
 }
@@ -208,14 +260,7 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     if !applies_in(command, rotation.state) {
-        return Decision::AlreadyDone(if rotation.state.is_terminal() {
-            format!("This rotation is already {}.", rotation.state.describe())
-        } else {
-            format!(
-                "This step is done: the rotation is now {}.",
-                rotation.state.describe()
-            )
-        });
+        return Decision::AlreadyDone(rotation.state);
     }
     if let Err(reason) = permission(rotation, command, actor, policy) {
         return Decision::Refused(reason);
@@ -264,7 +309,7 @@ pub fn decide(
         }) => {
             if let Err(problem) = check_submission(rotation, new_token_id.as_deref(), *expires, now)
             {
-                return Decision::Refused(problem.to_string());
+                return Decision::Refused(Denial::Submission(problem));
             }
             next.state = RotationState::Checking;
             next.token_entered_by = who.clone();
@@ -336,7 +381,8 @@ pub fn decide(
         }
         Command::ApprovalTimeout => {
             if now < rotation.approval_deadline {
-                return Decision::AlreadyDone("The approval window is still open.".to_owned());
+                // The window is still open: nothing to do yet (only the bot sends this).
+                return Decision::AlreadyDone(rotation.state);
             }
             next.state = RotationState::Expired;
             details = json!({ "deadline": rotation.approval_deadline });

@@ -13,8 +13,8 @@ pub mod warnings;
 
 pub use command::{Actor, Command, Policy, Stage, Submission};
 pub use decide::{
-    Decision, Effect, StartRequest, SubmissionProblem, TOKEN_LIFETIME_DAYS, Transition,
-    check_submission, decide, decide_start,
+    Act, Decision, Denial, Effect, StartRequest, SubmissionProblem, TOKEN_LIFETIME_DAYS,
+    Transition, check_submission, decide, decide_start,
 };
 pub use registration::{
     Registered, RegistrationProblem, check_creation_day, check_registration, creation_day_start,
