@@ -3,7 +3,7 @@
 //! keeps a failed attempt's line with the step awaiting action always newest, and a stalled
 //! rotation is nudged and still gets the urgent warnings, in its thread.
 
-use crate::support::story::{Setting, Story, has_button, story};
+use crate::support::story::{Setting, Story, story};
 use chrono::Duration;
 use scim_rotator::clock::Clock;
 use scim_rotator::config::SlackMode;
@@ -14,7 +14,7 @@ use scim_sandbox::slack::{StoredMessage, ViewOutcome};
 /// Only the newest message of the thread has buttons.
 fn assert_newest_is_the_step(thread: &[StoredMessage], action: &str) {
     let (newest, older) = thread.split_last().unwrap();
-    assert!(has_button(newest, action), "newest: {}", newest.text);
+    assert!(newest.has_button(action), "newest: {}", newest.text);
     for message in older {
         assert!(
             !message.blocks.to_string().contains("\"type\":\"actions\""),
@@ -34,11 +34,11 @@ async fn enters(s: &Story, secret: &str) {
 async fn the_warning_shows_the_rotation_in_progress_and_cancel_restores_it() {
     story(async |s| {
         s.monitor_warns().await;
-        assert!(has_button(&s.thread().root(), ids::START_ROTATION));
+        assert!(s.thread().root().has_button(ids::START_ROTATION));
 
         s.member().clicks(ids::START_ROTATION).await;
         let open = s.thread().root();
-        assert!(!has_button(&open, ids::START_ROTATION), "{}", open.blocks);
+        assert!(!open.has_button(ids::START_ROTATION), "{}", open.blocks);
         let blocks = open.blocks.to_string();
         assert!(blocks.contains("Rotation #1"), "{blocks}");
         assert!(
@@ -57,11 +57,7 @@ async fn the_warning_shows_the_rotation_in_progress_and_cancel_restores_it() {
         s.thread().waits_for_button(ids::ENTER_TOKEN).await;
         s.lead().clicks(ids::CANCEL).await;
         let closed = s.thread().root();
-        assert!(
-            has_button(&closed, ids::START_ROTATION),
-            "{}",
-            closed.blocks
-        );
+        assert!(closed.has_button(ids::START_ROTATION), "{}", closed.blocks);
         assert!(!closed.blocks.to_string().contains("in progress"));
         let request = &s.thread().replies()[0];
         assert!(
@@ -75,11 +71,11 @@ async fn the_warning_shows_the_rotation_in_progress_and_cancel_restores_it() {
 
         // A second request that nobody approves expires, and the button comes back again.
         s.member().clicks(ids::START_ROTATION).await;
-        assert!(!has_button(&s.thread().root(), ids::START_ROTATION));
+        assert!(!s.thread().root().has_button(ids::START_ROTATION));
         s.clock.advance(Duration::hours(25));
         s.app.engine.expire_approvals().await.unwrap();
         s.app.presented().await;
-        assert!(has_button(&s.thread().root(), ids::START_ROTATION));
+        assert!(s.thread().root().has_button(ids::START_ROTATION));
     })
     .await;
 }
@@ -212,7 +208,7 @@ async fn a_stalled_rotation_is_reminded_and_urgent_warnings_land_in_its_thread()
             );
         }
         let top = s.thread().root();
-        assert!(!has_button(&top, ids::START_ROTATION));
+        assert!(!top.has_button(ids::START_ROTATION));
         assert!(
             top.text.starts_with("🟠"),
             "the warning is urgent now: {}",
@@ -236,7 +232,7 @@ async fn a_two_person_rule_waits_for_a_second_different_lead() {
             let blocks = request.blocks.to_string();
             assert!(blocks.contains("1 of 2 approvals"), "{blocks}");
             assert!(
-                has_button(&request, ids::APPROVE),
+                request.has_button(ids::APPROVE),
                 "still waiting for a second lead"
             );
             assert_eq!(s.thread().replies().len(), 1, "no step 1 yet");

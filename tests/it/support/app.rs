@@ -136,11 +136,7 @@ impl TestApp {
             .slack()
             .wait_until(super::DEADLINE, |slack| {
                 slack.messages(CHANNEL).into_iter().find(|m| {
-                    m.thread_ts.is_none()
-                        && m.blocks.to_string().contains(&format!(
-                            "\"action_id\":\"{}\"",
-                            scim_rotator::slack::ids::APPROVE
-                        ))
+                    m.thread_ts.is_none() && m.has_button(scim_rotator::slack::ids::APPROVE)
                 })
             })
             .await
@@ -150,19 +146,13 @@ impl TestApp {
 
     /// Waits until the thread under `parent` has a message with a button `action_id`.
     pub async fn wait_for_button(&self, parent: &str, action_id: &str) -> StoredMessage {
-        let parent_ts = parent.to_owned();
-        let action = action_id.to_owned();
         self.slack()
-            .wait_until(super::DEADLINE, move |slack| {
+            .wait_until(super::DEADLINE, |slack| {
                 slack
-                    .thread(CHANNEL, &parent_ts)
+                    .thread(CHANNEL, parent)
                     .into_iter()
-                    .chain(slack.message(CHANNEL, &parent_ts))
-                    .find(|m| {
-                        m.blocks
-                            .to_string()
-                            .contains(&format!("\"action_id\":\"{action}\""))
-                    })
+                    .chain(slack.message(CHANNEL, parent))
+                    .find(|m| m.has_button(action_id))
             })
             .await
             .unwrap_or_else(|_| {

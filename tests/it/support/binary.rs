@@ -172,13 +172,10 @@ impl BinaryWorld {
 
     /// Waits until the button `action` in the message `ts` can be clicked, then clicks it.
     pub async fn click(&self, bot: &Bot, user: &str, ts: &str, action: &str) {
-        let needle = format!("\"action_id\":\"{action}\"");
         self.world
             .slack
             .wait_until(super::DEADLINE, |slack| {
-                slack
-                    .message(CHANNEL, ts)
-                    .filter(|m| m.blocks.to_string().contains(&needle))
+                slack.message(CHANNEL, ts).filter(|m| m.has_button(action))
             })
             .await
             .unwrap_or_else(|_| panic!("no {action} button on {ts}"));

@@ -340,17 +340,11 @@ impl Person<'_> {
     /// Clicks `action` on the newest message of the channel carrying it (waiting for it to
     /// show); the click is acknowledged and the bot's channel caught up.
     pub async fn clicks(&self, action: &str) -> Click {
-        let needle = button(action);
         let ts = self
             .story
             .slack()
             .wait_until(super::DEADLINE, |slack| {
-                slack
-                    .messages(CHANNEL)
-                    .into_iter()
-                    .rev()
-                    .find(|m| m.blocks.to_string().contains(&needle))
-                    .map(|m| m.ts)
+                slack.newest_with_button(CHANNEL, action).map(|m| m.ts)
             })
             .await
             .unwrap_or_else(|_| panic!("no message with a {action} button for {}", self.user));
@@ -472,13 +466,4 @@ impl Thread<'_> {
             .await
             .unwrap_or_else(|_| panic!("no line saying {text:?} in the thread of {ts}"))
     }
-}
-
-/// Whether `message` carries a button `action`.
-pub fn has_button(message: &StoredMessage, action: &str) -> bool {
-    message.blocks.to_string().contains(&button(action))
-}
-
-fn button(action: &str) -> String {
-    format!("\"action_id\":\"{action}\"")
 }
