@@ -9,7 +9,6 @@ use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
 use scim_rotator::slack::{ids, pool};
 use scim_sandbox::people::*;
-use scim_sandbox::slack::plain_text_value;
 use scim_sandbox::{Fault, Route};
 use std::time::{Duration, Instant};
 
@@ -239,12 +238,7 @@ async fn a_hung_login_fails_a_token_check_within_one_attempt() {
         let modal = s.lead().opens_token_modal().await;
         let new = s.aws_generates_token();
         let submitted_at = Instant::now();
-        s.lead()
-            .submits(
-                &modal.id,
-                &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret))],
-            )
-            .await;
+        s.lead().submits_token_in(&modal.id, &new.secret).await;
 
         let failure = s
             .thread()

@@ -185,13 +185,7 @@ async fn a_token_modal_with_tampered_metadata_is_answered_inline_and_changes_not
             ),
         ] {
             app.slack().tamper_next(forge);
-            let submitted = app
-                .lead()
-                .submits(
-                    &modal,
-                    &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret))],
-                )
-                .await;
+            let submitted = app.lead().submits_token_in(&modal, &new.secret).await;
             let ViewOutcome::Errors(errors) = &submitted.outcome else {
                 panic!("{what}: the modal stays open with an error: {submitted:?}");
             };
@@ -211,13 +205,7 @@ async fn a_token_modal_with_tampered_metadata_is_answered_inline_and_changes_not
             "the token was not saved"
         );
         // The untampered submission goes through.
-        let submitted = app
-            .lead()
-            .submits(
-                &modal,
-                &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret))],
-            )
-            .await;
+        let submitted = app.lead().submits_token_in(&modal, &new.secret).await;
         assert_eq!(submitted.outcome, ViewOutcome::Closed);
     })
     .await;

@@ -461,20 +461,7 @@ async fn form_only_refuses_a_token_submitted_through_a_modal() {
             app.app.bot.api.open_view(&trigger, view).await.unwrap();
             let modal = app.slack().open_views(LEAD).pop().unwrap();
             let new = app.aws_generates_token();
-            let submitted = app
-                .slack()
-                .submit_view(
-                    &app.url,
-                    LEAD,
-                    &modal.id,
-                    &[(
-                        ids::TOKEN_BLOCK,
-                        ids::VALUE,
-                        scim_sandbox::slack::plain_text_value(&new.secret),
-                    )],
-                )
-                .await
-                .unwrap();
+            let submitted = app.lead().submits_token_in(&modal.id, &new.secret).await;
             assert!(
                 format!("{:?}", submitted.outcome).contains("web form"),
                 "{:?}",

@@ -378,8 +378,13 @@ impl Person<'_> {
     /// Opens the token modal and submits `secret` in it.
     pub async fn submits_token(&self, secret: &str) -> Submission {
         let modal = self.opens_token_modal().await;
+        self.submits_token_in(&modal.id, secret).await
+    }
+
+    /// Submits `secret` alone in the token modal `view`, already open.
+    pub async fn submits_token_in(&self, view: &str, secret: &str) -> Submission {
         self.submits(
-            &modal.id,
+            view,
             &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(secret))],
         )
         .await
