@@ -115,13 +115,7 @@ async fn an_expiry_event_with_a_date_corrects_the_token_and_warns_at_once() {
             assert_eq!(token.expires_at, Some(announced));
             assert_eq!(token.source, ExpirySource::AwsHealth);
             let corrected = app
-                .app
-                .engine
-                .store()
-                .audit_records(&Default::default())
-                .unwrap()
-                .into_iter()
-                .find(|r| r.action == "token_expiry_corrected")
+                .audit_record("token_expiry_corrected")
                 .expect("the correction is audited");
             assert_eq!(corrected.details["details"]["previous"], json!(registered));
             assert_eq!(corrected.details["details"]["date"], "February 8, 2027");
@@ -350,13 +344,7 @@ async fn a_later_date_from_aws_rearms_the_warnings_not_yet_due() {
             assert_eq!(status, 200, "{answer}");
             assert_eq!(answer["connections"][0]["result"], "recorded");
             let rearmed = app
-                .app
-                .engine
-                .store()
-                .audit_records(&Default::default())
-                .unwrap()
-                .into_iter()
-                .find(|r| r.action == "expiry_warnings_rearmed")
+                .audit_record("expiry_warnings_rearmed")
                 .expect("the re-arming is audited");
             assert_eq!(rearmed.details["details"]["thresholds"], json!(["d14"]));
 

@@ -97,20 +97,15 @@ async fn a_signed_click_from_another_workspace_enterprise_or_app_is_refused_and_
 #[tokio::test]
 async fn a_command_or_event_from_another_workspace_or_app_is_refused() {
     story(async |app| {
-        app.slack()
-            .tamper_next(|fields| fields["team_id"] = json!("T0ELSEWHERE"));
-        let command = app
-            .member()
-            .sends_command(CHANNEL, &format!("rotate {CONNECTION}"))
-            .await;
-        assert_eq!(command.status, 403, "{}", command.body);
-        app.slack()
-            .tamper_next(|fields| fields["api_app_id"] = json!("A0ELSEWHERE"));
-        let command = app
-            .member()
-            .sends_command(CHANNEL, &format!("rotate {CONNECTION}"))
-            .await;
-        assert_eq!(command.status, 403, "{}", command.body);
+        for (field, elsewhere) in [("team_id", "T0ELSEWHERE"), ("api_app_id", "A0ELSEWHERE")] {
+            app.slack()
+                .tamper_next(move |fields| fields[field] = json!(elsewhere));
+            let command = app
+                .member()
+                .sends_command(CHANNEL, &format!("rotate {CONNECTION}"))
+                .await;
+            assert_eq!(command.status, 403, "{field}: {}", command.body);
+        }
         assert!(rotations(app).is_empty(), "no rotation was started");
 
         let event = app

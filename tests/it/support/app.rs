@@ -181,6 +181,17 @@ impl TestApp {
             .unwrap_or_else(|_| panic!("{user} got no ephemeral message saying {text:?}"))
     }
 
+    /// The first audit record of `action`.
+    pub fn audit_record(&self, action: &str) -> Option<scim_rotator::audit::AuditRecord> {
+        self.app
+            .engine
+            .store()
+            .audit_records(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.action == action)
+    }
+
     pub fn audit_actions(&self) -> Vec<(String, String)> {
         self.app
             .engine
