@@ -128,7 +128,12 @@ fn too_many(intake: &Intake) -> Response {
     response
 }
 
+/// An unknown code: 404, counted against the address; 429 once the address has presented too
+/// many in the window (a known code is never refused for its address: see `limiter`).
 fn unknown(intake: &Intake, client: IpAddr) -> Response {
+    if intake.limiter().blocked(client, intake.now()) {
+        return too_many(intake);
+    }
     intake.limiter().record_unknown(client, intake.now());
     intake.audit_refusal("unknown", None, None, "unknown", Some(client));
     refusal(
@@ -280,9 +285,6 @@ async fn show(
 ) -> Response {
     let client = address(&client);
     let now = intake.now();
-    if intake.limiter().blocked(client, now) {
-        return too_many(&intake);
-    }
     if let Some(refused) = query_refused(&intake, query.as_deref()) {
         return refused;
     }
@@ -379,10 +381,6 @@ async fn submit(
 ) -> Response {
     let client = address(&client);
     let now = intake.now();
-    if intake.limiter().blocked(client, now) {
-        wipe(body);
-        return too_many(&intake);
-    }
     if let Some(refused) = query_refused(&intake, query.as_deref()) {
         wipe(body);
         return refused;
@@ -573,13 +571,13 @@ async fn progress(
     let json = |status: StatusCode, value: serde_json::Value| {
         harden(&intake, None, (status, axum::Json(value)).into_response())
     };
-    if intake.limiter().blocked(client, now) {
-        return json(
-            StatusCode::TOO_MANY_REQUESTS,
-            serde_json::json!({ "error": "too many unknown links; wait a minute" }),
-        );
-    }
     if intake.links().find(&code).is_none() {
+        if intake.limiter().blocked(client, now) {
+            return json(
+                StatusCode::TOO_MANY_REQUESTS,
+                serde_json::json!({ "error": "too many unknown links; wait a minute" }),
+            );
+        }
         intake.limiter().record_unknown(client, now);
         intake.audit_refusal("unknown", None, None, "unknown", Some(client));
         return json(

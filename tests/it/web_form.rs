@@ -722,8 +722,13 @@ async fn unknown_codes_are_rate_limited_per_address() {
                 let body = response.text().await.unwrap();
                 assert!(body.contains("Unknown link") && body.contains("Enter new token"));
             }
-            // Now even the real link is refused from this address, so a hit looks like a miss.
-            let blocked = http().get(&link).send().await.unwrap();
+            // The next guess from this address is refused outright, and not audited.
+            let guess = format!(
+                "{}/intake/{:032x}",
+                app.url.as_str().trim_end_matches('/'),
+                99
+            );
+            let blocked = http().get(&guess).send().await.unwrap();
             assert_eq!(blocked.status(), 429);
             assert_eq!(blocked.headers()["retry-after"], "60");
             before.still(app, "guessing");
@@ -731,10 +736,18 @@ async fn unknown_codes_are_rate_limited_per_address() {
                 refusals(app).len(),
                 scim_rotator::intake::limiter::UNKNOWN_PER_WINDOW as usize
             );
+            // The real link still opens from the same address: behind a proxy every lead shares
+            // it, and a scanner must not lock them out.
+            let page = http().get(&link).send().await.unwrap();
+            assert_eq!(
+                page.status(),
+                200,
+                "a known link is never refused for its address"
+            );
 
             app.clock.advance(chrono::Duration::minutes(1));
-            let page = http().get(&link).send().await.unwrap();
-            assert_eq!(page.status(), 200, "the next window starts afresh");
+            let guess = http().get(&guess).send().await.unwrap();
+            assert_eq!(guess.status(), 404, "the next window starts afresh");
         })
         .await;
 }
