@@ -300,13 +300,9 @@ impl Presenter {
             .rev()
             .find_map(|w| threshold_of(&w.threshold).map(|t| (t, w.sent_at)));
         Ok(Some(match (latest, &token) {
-            (Some((threshold, sent_at)), Some(token)) => render::expiry_warning(
-                &info,
-                token,
-                threshold,
-                sent_at,
-                in_progress.as_deref(),
-            ),
+            (Some((threshold, sent_at)), Some(token)) => {
+                render::expiry_warning(&info, token, threshold, sent_at, in_progress.as_deref())
+            }
             _ => render::unknown_expiry_warning(&info, token.as_ref(), in_progress.as_deref()),
         }))
     }

@@ -746,7 +746,11 @@ async fn unknown_codes_are_rate_limited_per_address() {
         assert!(body.contains("Unknown link") && body.contains("Enter new token"));
     }
     // The next guess from this address is refused outright, and not audited.
-    let guess = format!("{}/intake/{:032x}", app.url.as_str().trim_end_matches('/'), 99);
+    let guess = format!(
+        "{}/intake/{:032x}",
+        app.url.as_str().trim_end_matches('/'),
+        99
+    );
     let blocked = http().get(&guess).send().await.unwrap();
     assert_eq!(blocked.status(), 429);
     assert_eq!(blocked.headers()["retry-after"], "60");
@@ -758,7 +762,11 @@ async fn unknown_codes_are_rate_limited_per_address() {
     // The real link still opens from the same address: behind a proxy every lead shares it,
     // and a scanner must not lock them out.
     let page = http().get(&link).send().await.unwrap();
-    assert_eq!(page.status(), 200, "a known link is never refused for its address");
+    assert_eq!(
+        page.status(),
+        200,
+        "a known link is never refused for its address"
+    );
 
     app.clock.advance(chrono::Duration::minutes(1));
     let guess = http().get(&guess).send().await.unwrap();
