@@ -452,7 +452,7 @@ async fn submit(
     };
     drop(fields.token);
     let token_id = fields.token_id.trim();
-    if token_id.chars().any(char::is_whitespace) || token_id.len() > 200 {
+    if !crate::rotation::plausible_token_id(token_id) {
         errors.token_id = Some("A token id is one word, as the AWS console shows it.".to_owned());
     }
     let token_id = (!token_id.is_empty()).then(|| token_id.to_owned());
