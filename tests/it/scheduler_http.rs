@@ -451,3 +451,54 @@ async fn an_event_not_sent_as_json_is_refused_with_415_and_changes_nothing() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn an_expiry_event_warns_at_once_while_a_sweep_waits_on_a_hung_microsoft() {
+    health_events()
+        .run(async |app| {
+            let microsoft = &app.world.cloud.microsoft;
+            for _ in 0..20 {
+                microsoft
+                    .faults()
+                    .push(scim_sandbox::Route::Login, scim_sandbox::Fault::Hang);
+            }
+            // The sweep reads the Entra job, logs in first, and hangs there.
+            let scheduler = std::sync::Arc::clone(&app.app.scheduler);
+            let now = app.app.engine.now();
+            let sweep = tokio::spawn(async move { scheduler.sweep(now).await });
+            let deadline = tokio::time::Instant::now() + crate::support::DEADLINE;
+            while !microsoft
+                .requests()
+                .iter()
+                .any(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the sweep never logged in"
+                );
+                tokio::task::yield_now().await;
+            }
+
+            let (status, answer) = post_json(
+                app,
+                &expiry_event("Your SCIM access token expires on 2027-02-08."),
+            )
+            .await;
+            assert_eq!(status, 200, "{answer}");
+            app.slack()
+                .wait_until(crate::support::DEADLINE, |slack| {
+                    slack
+                        .messages(CHANNEL)
+                        .into_iter()
+                        .find(|m| m.text.contains("expires in 6 days"))
+                })
+                .await
+                .expect("a warning for the new date");
+            assert!(
+                !sweep.is_finished(),
+                "the warning waited for the sweep stuck on Microsoft"
+            );
+            sweep.abort();
+        })
+        .await;
+}
