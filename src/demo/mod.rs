@@ -182,15 +182,9 @@ impl Demo<'_> {
 
     /// Waits until some message in the channel has a button `action_id`; returns its ts.
     async fn button(&self, action_id: &str, what: &str) -> anyhow::Result<String> {
-        let needle = format!("\"action_id\":\"{action_id}\"");
         self.slack()
             .wait_until(STEP_DEADLINE, move |slack| {
-                slack
-                    .messages(CHANNEL)
-                    .into_iter()
-                    .rev()
-                    .find(|m| m.blocks.to_string().contains(&needle))
-                    .map(|m| m.ts)
+                slack.newest_with_button(CHANNEL, action_id).map(|m| m.ts)
             })
             .await
             .map_err(|_| anyhow::anyhow!("the bot did not show {what}"))

@@ -2,8 +2,10 @@
 //!
 //! Codes are 128 random bits, so guessing is hopeless anyway; the limit keeps a scanner from
 //! filling logs and the audit log. An address that presented too many unknown codes within a
-//! window is refused (429) for every code until the window ends, known ones included, so the
-//! answer cannot tell a guess that hit from one that missed.
+//! window gets 429 instead of 404 for unknown codes until the window ends. A known code is
+//! always served: behind a TLS proxy every browser shares the proxy's address, and a scanner
+//! must not lock the leads out of their links (the code itself is the credential; telling a
+//! hit from a miss helps no one who cannot guess 128 bits).
 //!
 //! IPv6 addresses count per /64 (one host usually holds the whole prefix). At most
 //! [`MAX_ADDRESSES`] addresses are tracked; past that the least recently seen is forgotten.

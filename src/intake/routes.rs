@@ -128,7 +128,12 @@ fn too_many(intake: &Intake) -> Response {
     response
 }
 
+/// An unknown code: 404, counted against the address; 429 once the address has presented too
+/// many in the window (a known code is never refused for its address: see `limiter`).
 fn unknown(intake: &Intake, client: IpAddr) -> Response {
+    if intake.limiter().blocked(client, intake.now()) {
+        return too_many(intake);
+    }
     intake.limiter().record_unknown(client, intake.now());
     intake.audit_refusal("unknown", None, None, "unknown", Some(client));
     refusal(
@@ -280,9 +285,6 @@ async fn show(
 ) -> Response {
     let client = address(&client);
     let now = intake.now();
-    if intake.limiter().blocked(client, now) {
-        return too_many(&intake);
-    }
     if let Some(refused) = query_refused(&intake, query.as_deref()) {
         return refused;
     }
@@ -379,10 +381,6 @@ async fn submit(
 ) -> Response {
     let client = address(&client);
     let now = intake.now();
-    if intake.limiter().blocked(client, now) {
-        wipe(body);
-        return too_many(&intake);
-    }
     if let Some(refused) = query_refused(&intake, query.as_deref()) {
         wipe(body);
         return refused;
@@ -454,7 +452,7 @@ async fn submit(
     };
     drop(fields.token);
     let token_id = fields.token_id.trim();
-    if token_id.chars().any(char::is_whitespace) || token_id.len() > 200 {
+    if !crate::rotation::plausible_token_id(token_id) {
         errors.token_id = Some("A token id is one word, as the AWS console shows it.".to_owned());
     }
     let token_id = (!token_id.is_empty()).then(|| token_id.to_owned());
@@ -573,13 +571,13 @@ async fn progress(
     let json = |status: StatusCode, value: serde_json::Value| {
         harden(&intake, None, (status, axum::Json(value)).into_response())
     };
-    if intake.limiter().blocked(client, now) {
-        return json(
-            StatusCode::TOO_MANY_REQUESTS,
-            serde_json::json!({ "error": "too many unknown links; wait a minute" }),
-        );
-    }
     if intake.links().find(&code).is_none() {
+        if intake.limiter().blocked(client, now) {
+            return json(
+                StatusCode::TOO_MANY_REQUESTS,
+                serde_json::json!({ "error": "too many unknown links; wait a minute" }),
+            );
+        }
         intake.limiter().record_unknown(client, now);
         intake.audit_refusal("unknown", None, None, "unknown", Some(client));
         return json(

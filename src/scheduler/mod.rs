@@ -73,9 +73,12 @@ pub struct Scheduler {
     engine: Arc<Engine>,
     api: SlackApi,
     settings: SchedulerSettings,
-    /// One sweep (or event-triggered check) at a time in this process; other processes are
+    /// One warning pass (expiry and stall) at a time in this process; other processes are
     /// kept apart by the store's claims.
-    serial: tokio::sync::Mutex<()>,
+    warnings: tokio::sync::Mutex<()>,
+    /// One read of the Entra jobs at a time. Apart from `warnings`, so that an expiry check
+    /// queued by an AWS Health event never waits behind Graph's retries.
+    jobs: tokio::sync::Mutex<()>,
     /// Connections with an event-triggered check queued ([`Scheduler::check_expiry_soon`]):
     /// at most one waits per connection, however many events arrive.
     queued_checks: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -87,7 +90,8 @@ impl Scheduler {
             engine,
             api,
             settings,
-            serial: tokio::sync::Mutex::new(()),
+            warnings: tokio::sync::Mutex::new(()),
+            jobs: tokio::sync::Mutex::new(()),
             queued_checks: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
@@ -100,7 +104,6 @@ impl Scheduler {
     /// about its token's expiry and check its provisioning job.
     #[tracing::instrument(skip_all, fields(%now))]
     pub async fn sweep(&self, now: DateTime<Utc>) -> SweepReport {
-        let _serial = self.serial.lock().await;
         self.api.metrics().sweep_ran();
         let mut report = SweepReport::new(now, false);
         match self.engine.expire_approvals().await {
@@ -126,7 +129,6 @@ impl Scheduler {
     /// The sweep [`Self::sweep`] would run at `now`, reading only: nothing is written to the
     /// store and nothing is posted (Graph is read, as a sweep reads it).
     pub async fn preview(&self, now: DateTime<Utc>) -> SweepReport {
-        let _serial = self.serial.lock().await;
         let mut report = SweepReport::new(now, true);
         self.each_connection(now, Mode::DryRun, &mut report).await;
         report
@@ -137,8 +139,12 @@ impl Scheduler {
             let Some(connection) = self.engine.connection(&name).cloned() else {
                 continue;
             };
-            self.warn_expiry(&connection, now, mode, report).await;
-            self.remind_stalled(&connection, now, mode, report).await;
+            {
+                let _warnings = self.warnings.lock().await;
+                self.warn_expiry(&connection, now, mode, report).await;
+                self.remind_stalled(&connection, now, mode, report).await;
+            }
+            let _jobs = self.jobs.lock().await;
             self.watch_job(&connection, now, mode, report).await;
         }
     }
@@ -146,7 +152,7 @@ impl Scheduler {
     /// Warns about one connection's token now if a warning is due (after its date
     /// changed, e.g. by an AWS Health event), without waiting for the next sweep.
     pub async fn check_expiry(&self, connection: &str, now: DateTime<Utc>) -> SweepReport {
-        let _serial = self.serial.lock().await;
+        let _warnings = self.warnings.lock().await;
         let mut report = SweepReport::new(now, false);
         if let Some(connection) = self.engine.connection(connection).cloned() {
             self.warn_expiry(&connection, now, Mode::Live, &mut report)

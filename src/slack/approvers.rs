@@ -202,7 +202,8 @@ impl ApproverDirectory {
     /// Applies a pushed change at once and, when the event was not enough, asks the
     /// refresh task to re-read the groups now (nothing is spawned per event).
     pub fn apply_event(&self, change: &GroupChange) {
-        tracing::info!(group = %change.group(), "approver group changed in Slack");
+        let group = super::identity::shown(change.group());
+        tracing::info!(%group, "approver group changed in Slack");
         if self.apply(change) {
             self.wake.notify_one();
         }

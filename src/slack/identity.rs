@@ -70,7 +70,7 @@ impl IdentityRefusal {
 
 /// Slack ids are short upper-case alphanumerics; anything else is shown as `(unreadable)`
 /// so that a refusal never echoes arbitrary bytes into a log line.
-fn shown(id: &str) -> String {
+pub(crate) fn shown(id: &str) -> String {
     if !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         id.to_owned()
     } else {

@@ -264,7 +264,7 @@ fn parse_submission(event: SlackInteractionViewSubmissionEvent) -> Interaction {
             let token_id = text(ids::TOKEN_ID_BLOCK).map(str::to_owned);
             if token_id
                 .as_deref()
-                .is_some_and(|id| id.chars().any(char::is_whitespace) || id.len() > 200)
+                .is_some_and(|id| !crate::rotation::plausible_token_id(id))
             {
                 errors.insert(
                     ids::TOKEN_ID_BLOCK.to_owned(),

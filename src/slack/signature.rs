@@ -55,8 +55,12 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    let skew = now.timestamp() - timestamp;
-    if skew.abs() > MAX_CLOCK_SKEW_SECS {
+    // The timestamp is the sender's number: a far-off one must neither overflow (a panic in
+    // debug builds, a wrapped skew that passes the window in release) nor get through.
+    let Some(skew) = now.timestamp().checked_sub(timestamp) else {
+        return Err(SignatureError::BadTimestamp);
+    };
+    if skew.unsigned_abs() > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::Stale(skew));
     }
     let expected = sign(secret, timestamp, body);
@@ -148,6 +152,18 @@ mod tests {
             at(TIMESTAMP - 301),
         );
         assert_eq!(future, Err(SignatureError::Stale(-301)));
+
+        // Numbers at the ends of i64 are refused, not overflowed into the window.
+        for far in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let result = verify(
+                &secret(),
+                Some(&sign(&secret(), far, BODY.as_bytes())),
+                Some(&far.to_string()),
+                BODY.as_bytes(),
+                at(TIMESTAMP),
+            );
+            assert!(result.is_err(), "{far}: {result:?}");
+        }
         assert!(
             verify(
                 &secret(),

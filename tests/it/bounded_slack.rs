@@ -4,11 +4,11 @@
 
 use crate::support::app::TestApp;
 use crate::support::binary::{BinaryWorld, Bot, sample};
+use crate::support::story::story;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
 use scim_rotator::slack::{ids, pool};
 use scim_sandbox::people::*;
-use scim_sandbox::slack::plain_text_value;
 use scim_sandbox::{Fault, Route};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,9 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
     let step = w.step_message(id, "new_token").await;
     w.world.slack.connections().reset_peak();
     let accepted_before = w.world.slack.connections().accepted();
+    // Replies sent before the burst (the approval's, the App Home's) are not the burst's: the
+    // accounting below counts what changed since this baseline, once the queue is idle.
+    let before = replies_idle(&w, &bot).await;
 
     // A member hammers "Enter new token": each click is refused with an ephemeral answer.
     let started = Instant::now();
@@ -70,17 +73,10 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
     // and the rest go stale within the minute).
     let deadline = Instant::now() + crate::support::DEADLINE;
     let (sent, dropped, waiting) = loop {
-        let metrics = bot.metrics().await;
-        let outcome = |name: &str| {
-            sample(
-                &metrics,
-                &format!("scim_rotator_slack_replies_total{{outcome=\"{name}\"}}"),
-            )
-        };
-        let sent = outcome("sent");
-        let dropped = outcome("dropped_queue_full") + outcome("dropped_stale");
-        let waiting = sample(&metrics, "scim_rotator_slack_replies_waiting");
-        assert_eq!(outcome("failed"), 0, "no reply failed");
+        let now = Replies::read(&bot).await;
+        assert_eq!(now.failed, before.failed, "no reply failed");
+        let (sent, dropped) = (now.sent - before.sent, now.dropped - before.dropped);
+        let waiting = now.waiting;
         // The one reply in the worker's hands (being sent) is neither waiting nor counted yet.
         if sent + dropped + waiting + 1 >= CLICKS as u64 {
             break (sent, dropped, waiting);
@@ -95,7 +91,12 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
             .await
             .ok();
     };
-    let in_hand = CLICKS as u64 - (sent + dropped + waiting);
+    let accounted = sent + dropped + waiting;
+    assert!(
+        accounted <= CLICKS as u64,
+        "{accounted} replies accounted for {CLICKS} clicks: more than were asked for"
+    );
+    let in_hand = CLICKS as u64 - accounted;
     assert!(in_hand <= 1, "{in_hand} replies unaccounted");
     assert!(waiting <= 256, "the queue is bounded: {waiting} waiting");
     let shown = w
@@ -107,10 +108,7 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
         .count();
     // Replies keep going out meanwhile: what the member saw lies between the count of sent
     // replies before and after (plus the one being sent).
-    let sent_after = sample(
-        &bot.metrics().await,
-        r#"scim_rotator_slack_replies_total{outcome="sent"}"#,
-    );
+    let sent_after = Replies::read(&bot).await.sent - before.sent;
     assert!(
         shown as u64 >= sent && shown as u64 <= sent_after + 1,
         "each reply sent is one the member saw ({shown} shown, {sent}..{sent_after} sent)"
@@ -138,100 +136,127 @@ async fn a_burst_of_clicks_keeps_connections_capped_and_every_reply_accounted() 
     bot.kill_soon().await;
 }
 
+/// The bot's reply counters (`scim_rotator_slack_replies_total` and the queue's length).
+struct Replies {
+    sent: u64,
+    dropped: u64,
+    failed: u64,
+    waiting: u64,
+}
+
+impl Replies {
+    async fn read(bot: &Bot) -> Replies {
+        let metrics = bot.metrics().await;
+        let outcome = |name: &str| {
+            sample(
+                &metrics,
+                &format!("scim_rotator_slack_replies_total{{outcome=\"{name}\"}}"),
+            )
+        };
+        Replies {
+            sent: outcome("sent"),
+            dropped: outcome("dropped_queue_full") + outcome("dropped_stale"),
+            failed: outcome("failed"),
+            waiting: sample(&metrics, "scim_rotator_slack_replies_waiting"),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.sent + self.dropped + self.failed
+    }
+}
+
+/// The counters once nothing waits and two readings agree (the reply in the worker's hands,
+/// if any, has been counted): the baseline a burst is measured from.
+async fn replies_idle(w: &BinaryWorld, bot: &Bot) -> Replies {
+    let deadline = Instant::now() + crate::support::DEADLINE;
+    let mut last = Replies::read(bot).await;
+    loop {
+        w.world
+            .slack
+            .wait_until(Duration::from_millis(50), |_| None::<()>)
+            .await
+            .ok();
+        let now = Replies::read(bot).await;
+        if now.waiting == 0 && last.waiting == 0 && now.total() == last.total() {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reply queue never went idle before the burst"
+        );
+        last = now;
+    }
+}
+
 #[tokio::test]
 async fn a_slow_views_open_does_not_delay_the_ack() {
-    let app = TestApp::start(SlackMode::Http).await;
-    let (_, approval) = app.rotate_by_command(&app.url, MEMBER).await;
-    app.slack()
-        .click(&app.url, LEAD, CHANNEL, &approval.ts, ids::APPROVE)
-        .await
-        .unwrap();
-    let step = app.wait_for_button(&approval.ts, ids::ENTER_TOKEN).await;
-    app.slack().slow_next("views.open", Duration::from_secs(4));
+    story(async |s| {
+        s.rotate_by_command(MEMBER).await;
+        s.lead().clicks(ids::APPROVE).await;
+        let step = s.thread().waits_for_button(ids::ENTER_TOKEN).await;
+        s.slack().slow_next("views.open", Duration::from_secs(4));
 
-    let started = Instant::now();
-    let click = app
-        .slack()
-        .click(&app.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
-        .await
-        .unwrap();
-    let ack = started.elapsed();
-    eprintln!("Enter new token acked in {ack:?} with views.open taking 4 s");
-    assert_eq!(click.reply.status, 200);
-    assert!(
-        ack < Duration::from_secs(3),
-        "acked in {ack:?}, within Slack's 3 s although views.open takes 4 s"
-    );
-    // The modal still opens, with the click's trigger, after the ack.
-    let modal = app.wait_for_modal(LEAD).await;
-    assert_eq!(modal.callback_id(), ids::SUBMIT_TOKEN);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "the modal was opened before views.open answered"
-    );
+        let started = Instant::now();
+        let click = s
+            .slack()
+            .click(&s.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
+            .await
+            .unwrap();
+        let ack = started.elapsed();
+        eprintln!("Enter new token acked in {ack:?} with views.open taking 4 s");
+        assert_eq!(click.reply.status, 200);
+        assert!(
+            ack < Duration::from_secs(3),
+            "acked in {ack:?}, within Slack's 3 s although views.open takes 4 s"
+        );
+        // The modal still opens, with the click's trigger, after the ack.
+        let modal = s.lead().sees_modal().await;
+        assert_eq!(modal.callback_id(), ids::SUBMIT_TOKEN);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the modal was opened before views.open answered"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_hung_login_fails_a_token_check_within_one_attempt() {
-    let app = TestApp::start(SlackMode::Http).await;
-    let microsoft = &app.world.cloud.microsoft;
-    for _ in 0..20 {
-        microsoft.faults().push(Route::Login, Fault::Hang);
-    }
-    // The sweep logs in first (as at start-up) and hangs there.
-    let scheduler = std::sync::Arc::clone(&app.app.scheduler);
-    let now = app.app.engine.now();
-    let sweep = tokio::spawn(async move { scheduler.sweep(now).await });
+    story(async |s| {
+        let microsoft = &s.world.cloud.microsoft;
+        for _ in 0..20 {
+            microsoft.faults().push(Route::Login, Fault::Hang);
+        }
+        // The sweep logs in first (as at start-up) and hangs there.
+        let scheduler = std::sync::Arc::clone(&s.app.scheduler);
+        let now = s.app.engine.now();
+        let sweep = tokio::spawn(async move { scheduler.sweep(now).await });
 
-    let (_, approval) = app.rotate_by_command(&app.url, MEMBER).await;
-    app.slack()
-        .click(&app.url, LEAD, CHANNEL, &approval.ts, ids::APPROVE)
-        .await
-        .unwrap();
-    let step = app.wait_for_button(&approval.ts, ids::ENTER_TOKEN).await;
-    app.slack()
-        .click(&app.url, LEAD, CHANNEL, &step.ts, ids::ENTER_TOKEN)
-        .await
-        .unwrap();
-    let modal = app.wait_for_modal(LEAD).await;
-    let new = app
-        .world
-        .cloud
-        .aws
-        .generate_token(&app.world.cloud.aws_tenant)
-        .unwrap();
-    let submitted_at = Instant::now();
-    app.slack()
-        .submit_view(
-            &app.url,
-            LEAD,
-            &modal.id,
-            &[(ids::TOKEN_BLOCK, ids::VALUE, plain_text_value(&new.secret))],
-        )
-        .await
-        .unwrap();
+        s.rotate_by_command(MEMBER).await;
+        s.lead().clicks(ids::APPROVE).await;
+        let modal = s.lead().opens_token_modal().await;
+        let new = s.aws_generates_token();
+        let submitted_at = Instant::now();
+        s.lead().submits_token_in(&modal.id, &new.secret).await;
 
-    let failure = app
-        .slack()
-        .wait_until(crate::support::DEADLINE, |slack| {
-            slack
-                .thread(CHANNEL, &approval.ts)
-                .into_iter()
-                .map(|m| m.blocks.to_string())
-                .find(|blocks| blocks.contains("Microsoft login is not answering"))
-        })
-        .await
-        .expect("the thread says Microsoft login is not answering");
-    let took = submitted_at.elapsed();
-    let attempt = crate::support::test_retry().request_timeout;
-    assert!(
-        took < attempt + Duration::from_millis(1500),
-        "the failure shows within one attempt ({attempt:?}), took {took:?}"
-    );
-    assert!(failure.contains("(1 attempt)"), "{failure}");
-    let rotation = app.app.engine.store().latest_rotations().unwrap()[0].clone();
-    assert_eq!(rotation.state, RotationState::AwaitingNewToken);
-    sweep.await.unwrap();
+        let failure = s
+            .thread()
+            .waits_for_line("Microsoft login is not answering")
+            .await
+            .blocks
+            .to_string();
+        let took = submitted_at.elapsed();
+        let attempt = crate::support::test_retry().request_timeout;
+        assert!(
+            took < attempt + Duration::from_millis(1500),
+            "the failure shows within one attempt ({attempt:?}), took {took:?}"
+        );
+        assert!(failure.contains("(1 attempt)"), "{failure}");
+        assert_eq!(s.state(), RotationState::AwaitingNewToken);
+        sweep.await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! exactly once (one audit record of it, the rotation in the state it leads to), and
 //! `audit verify` passes. Before the fix, 3 to 4 approvals in 5 were lost this way.
 
-use crate::support::binary::{BinaryWorld, Bot};
+use crate::support::binary::BinaryWorld;
 use scim_rotator::rotation::RotationState;
 use scim_rotator::slack::ids;
 use scim_sandbox::people::*;
@@ -18,14 +18,14 @@ const FULL_ROUNDS: usize = 4;
 #[tokio::test]
 async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
     let t = BinaryWorld::start().await;
-    let mut bot = Bot::start(&t.config).await;
+    let mut bot = t.bot().await;
 
     for round in 0..FULL_ROUNDS {
         // /scim rotate, killed right after its ack.
         let requested = t.count(None, "rotation_requested");
         t.rotate(&bot).await;
         bot.kill_soon().await;
-        bot = Bot::start(&t.config).await;
+        bot = t.bot().await;
         assert_eq!(
             t.count(None, "rotation_requested"),
             requested + 1,
@@ -38,7 +38,7 @@ async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
         let approval = t.step_message(id, "approval").await;
         t.click(&bot, LEAD, &approval, ids::APPROVE).await;
         bot.kill_soon().await;
-        bot = Bot::start(&t.config).await;
+        bot = t.bot().await;
         assert_eq!(t.count(Some(id), "approved"), 1, "round {round}");
         assert_eq!(t.rotation(id).state, RotationState::AwaitingNewToken);
 
@@ -48,7 +48,7 @@ async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
         let new = t.generate_token();
         t.submit_token(&bot, &step, &new.secret).await;
         bot.kill_soon().await;
-        bot = Bot::start(&t.config).await;
+        bot = t.bot().await;
         assert_eq!(t.count(Some(id), "token_submitted"), 1, "round {round}");
         let state = t.rotation(id).state;
         if state == RotationState::AwaitingNewToken {
@@ -65,21 +65,10 @@ async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
         let delete = t.step_message(id, "delete_old").await;
         t.click(&bot, LEAD, &delete, ids::CONFIRM_DELETED).await;
         bot.kill_soon().await;
-        bot = Bot::start(&t.config).await;
+        bot = t.bot().await;
         assert_eq!(t.count(Some(id), "old_token_deletion_confirmed"), 1);
         assert_eq!(t.rotation(id).state, RotationState::Completed);
-        let deadline = tokio::time::Instant::now() + crate::support::DEADLINE;
-        while t.count(Some(id), "post_deletion_check_passed") == 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the re-test after deletion never ran"
-            );
-            t.world
-                .slack
-                .wait_until(std::time::Duration::from_millis(50), |_| None::<()>)
-                .await
-                .ok();
-        }
+        t.wait_for_audit(id, "post_deletion_check_passed").await;
         assert_eq!(t.count(Some(id), "post_deletion_check_passed"), 1);
         assert!(t.store().pending_effects().unwrap().is_empty());
     }
@@ -95,7 +84,7 @@ async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
         let approval = t.step_message(id, "approval").await;
         t.click(&bot, user, &approval, action).await;
         bot.kill_soon().await;
-        bot = Bot::start(&t.config).await;
+        bot = t.bot().await;
         assert_eq!(t.count(Some(id), audit), 1, "{audit}");
         assert_eq!(t.rotation(id).state, state);
     }
@@ -140,7 +129,7 @@ async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
         .unwrap();
     assert_eq!(submitted.reply.status, 200);
     bot.kill_soon().await;
-    bot = Bot::start(&t.config).await;
+    bot = t.bot().await;
     assert_eq!(t.count(None, "token_registered"), registered + 1);
 
     bot.kill_soon().await;
@@ -156,4 +145,5 @@ async fn every_acknowledged_action_survives_a_sigkill_exactly_once() {
         String::from_utf8_lossy(&verify.stdout),
         String::from_utf8_lossy(&verify.stderr)
     );
+    t.assert_secrets_kept();
 }

@@ -111,8 +111,7 @@ async fn entra_validation_failure_never_saves_the_token() {
     let env = TestEnv::start().await;
     let rotation = env.approved_rotation().await;
     env.sandbox.microsoft.set_aws_reachable(false);
-    let new = env.generate_token();
-    env.submit(rotation.id, &new.secret, None).await;
+    env.submits_new_token(rotation.id).await;
     let back = env
         .wait_for(rotation.id, RotationState::AwaitingNewToken)
         .await;
@@ -177,8 +176,7 @@ async fn repeated_server_errors_give_up_within_the_retry_budget() {
             times: usize::MAX,
         },
     );
-    let new = env.generate_token();
-    env.submit(rotation.id, &new.secret, None).await;
+    env.submits_new_token(rotation.id).await;
     let back = env
         .wait_for(rotation.id, RotationState::AwaitingNewToken)
         .await;
@@ -206,8 +204,7 @@ async fn a_hung_endpoint_hits_the_request_timeout() {
             .faults()
             .push(Route::ScimServiceProviderConfig, Fault::Hang);
     }
-    let new = env.generate_token();
-    env.submit(rotation.id, &new.secret, None).await;
+    env.submits_new_token(rotation.id).await;
     let back = env
         .wait_for(rotation.id, RotationState::AwaitingNewToken)
         .await;
@@ -227,8 +224,7 @@ async fn a_failed_save_needs_attention() {
             times: 1,
         },
     );
-    let new = env.generate_token();
-    env.submit(rotation.id, &new.secret, None).await;
+    env.submits_new_token(rotation.id).await;
     let failed = env
         .wait_for(rotation.id, RotationState::NeedsAttention)
         .await;
@@ -251,8 +247,7 @@ async fn a_quarantined_job_is_started_once() {
     // The old token expired in the model's eyes: Entra quarantines the job.
     env.sandbox.microsoft.quarantine_now();
     let rotation = env.approved_rotation().await;
-    let new = env.generate_token();
-    env.submit(rotation.id, &new.secret, None).await;
+    env.submits_new_token(rotation.id).await;
     let verified = env
         .wait_for(rotation.id, RotationState::AwaitingOldTokenDeletion)
         .await;
@@ -272,8 +267,7 @@ async fn a_restart_while_saving_asks_for_the_token_again() {
         .microsoft
         .faults()
         .push(Route::PutSecrets, Fault::Hang);
-    let new = env.generate_token();
-    env.submit(rotation.id, &new.secret, None).await;
+    env.submits_new_token(rotation.id).await;
     env.wait_for(rotation.id, RotationState::Saving).await;
 
     // The process dies here; a new one starts on the same database.

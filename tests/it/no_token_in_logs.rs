@@ -3,6 +3,7 @@
 //! Runs in a process of its own (`support::isolated`): tracing caches per call site whether
 //! anyone listens, so a thread-local subscriber set while other tests run can miss lines.
 
+use crate::support::hygiene::Capture;
 use chrono::{TimeZone, Utc};
 use scim_rotator::azure::GraphClient;
 use scim_rotator::clock::ManualClock;
@@ -10,22 +11,8 @@ use scim_rotator::demo::wiring::SandboxGraph;
 use scim_rotator::retry::RetryPolicy;
 use scim_rotator::secret::ScimToken;
 use scim_sandbox::{Fault, Route, Sandbox};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn no_secret_appears_in_any_log_line() {
@@ -38,12 +25,11 @@ async fn no_secret_appears_in_any_log_line_alone() {
     if !crate::support::isolated::inside() {
         return;
     }
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
+    let logs = Capture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
-        .with_writer(move || writer.clone())
+        .with_writer(logs.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
@@ -75,7 +61,7 @@ async fn no_secret_appears_in_any_log_line_alone() {
         .await
         .unwrap();
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("Graph request"), "debug lines were captured");
     assert!(text.contains(token.fingerprint().as_str()));
     assert!(!text.contains("LoggedNever0"), "{text}");

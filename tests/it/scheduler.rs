@@ -19,13 +19,6 @@ fn mentions_approvers(message: &StoredMessage) -> bool {
     MENTIONS.iter().all(|m| message.text.contains(m))
 }
 
-fn has_button(message: &StoredMessage, action_id: &str) -> bool {
-    message
-        .blocks
-        .to_string()
-        .contains(&format!("\"action_id\":\"{action_id}\""))
-}
-
 /// Walks a token from 40 days before expiry to 3 days after, one sweep a day;
 /// `between_sweeps` runs after each day's sweep (a restart, a second sweep, …).
 async fn walk(env: &mut SchedulerEnv, mut between_sweeps: impl AsyncFnMut(&mut SchedulerEnv)) {
@@ -78,7 +71,7 @@ fn assert_walk_result(env: &SchedulerEnv) {
         "{}",
         first.history[0].text
     );
-    assert!(has_button(first, ids::START_ROTATION));
+    assert!(first.has_button(ids::START_ROTATION));
     assert_eq!(env.count_audit("expiry_warning"), 9);
 }
 
@@ -251,7 +244,7 @@ async fn an_unknown_expiry_is_warned_about_once_and_shown_as_unknown() {
             .text
             .contains("I don't know when the SCIM token for prod-org expires")
     );
-    assert!(has_button(&top[0], ids::START_ROTATION));
+    assert!(top[0].has_button(ids::START_ROTATION));
 
     let rows = crate::support::scheduler::status_rows(&env);
     let status = scim_rotator::slack::render::status_message(&rows, env.now());
@@ -304,7 +297,7 @@ async fn a_quarantine_is_alerted_once_per_series_and_its_recovery_once() {
         blocks.contains("SystemForCrossDomainIdentityManagementCredentialValidationFailure"),
         "the Entra error code is shown"
     );
-    assert!(has_button(&alert, ids::START_ROTATION));
+    assert!(alert.has_button(ids::START_ROTATION));
 
     // Entra retries and fails again: the same series, nothing new.
     env.clock.advance(Duration::hours(6));

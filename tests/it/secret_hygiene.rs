@@ -3,29 +3,6 @@
 
 use crate::support::*;
 use scim_rotator::rotation::{Command, RotationState};
-use scim_rotator::telemetry::{self, LogFormat};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[test]
 fn the_token_appears_in_no_log_database_or_error() {
@@ -40,13 +17,7 @@ async fn the_token_appears_in_no_log_database_or_error_alone() {
     if !crate::support::isolated::inside() {
         return;
     }
-    let logs = Capture::default();
-    // RUST_LOG=trace, as an operator debugging the bot would set it.
-    telemetry::install(
-        telemetry::filter(Some("trace"), 0),
-        LogFormat::Json,
-        logs.clone(),
-    );
+    let logs = crate::support::hygiene::capture_all_logs();
 
     let env = TestEnv::start().await;
     let rotation = env.approved_rotation().await;
@@ -75,7 +46,7 @@ async fn the_token_appears_in_no_log_database_or_error_alone() {
     // The default transport, Socket Mode: the token travels in an envelope over the WebSocket.
     let socket_token = rotate_over_socket_mode().await;
 
-    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log_text = logs.text();
     assert!(
         log_text.contains("rotation changed"),
         "logs were captured at all"

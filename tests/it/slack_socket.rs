@@ -1,73 +1,49 @@
 //! The bot through Socket Mode: it opens the WebSocket that `apps.connections.open` hands out
 //! (a `ws://127.0.0.1` URL from the fake), and acknowledges every envelope.
 
-use crate::support::app::TestApp;
+use crate::support::story::Setting;
 use scim_rotator::config::SlackMode;
 use scim_rotator::rotation::RotationState;
 use scim_rotator::slack::ids;
 use scim_sandbox::people::*;
-use scim_sandbox::slack::Transport;
 
 #[tokio::test]
 async fn a_rotation_is_requested_and_approved_over_socket_mode() {
-    let app = TestApp::start(SlackMode::Socket).await;
-    let slack = app.slack();
-    slack
-        .wait_for_socket_connections(1, crate::support::DEADLINE)
-        .await
-        .unwrap();
-    assert!(!slack.calls_to("apps.connections.open").is_empty());
+    Setting::over(SlackMode::Socket)
+        .run(async |s| {
+            let slack = s.slack();
+            assert!(!slack.calls_to("apps.connections.open").is_empty());
 
-    let (reply, approval) = app.rotate_by_command(Transport::SocketMode, MEMBER).await;
-    assert!(
-        reply.contains("requested"),
-        "the ack carries the reply: {reply}"
-    );
-    let click = slack
-        .click(
-            Transport::SocketMode,
-            LEAD,
-            CHANNEL,
-            &approval.ts,
-            ids::APPROVE,
-        )
-        .await
-        .unwrap();
-    assert_eq!(click.reply.status, 200);
-    app.wait_for_button(&approval.ts, ids::ENTER_TOKEN).await;
-    assert_eq!(
-        app.app.engine.store().latest_rotations().unwrap()[0].state,
-        RotationState::AwaitingNewToken
-    );
+            let (reply, _) = s.rotate_by_command(MEMBER).await;
+            assert!(
+                reply.contains("requested"),
+                "the ack carries the reply: {reply}"
+            );
+            s.lead().clicks(ids::APPROVE).await;
+            s.thread().waits_for_button(ids::ENTER_TOKEN).await;
+            assert_eq!(s.state(), RotationState::AwaitingNewToken);
 
-    // A redelivered event (retry_attempt 1) is acknowledged and dropped.
-    let event = slack.event_callback(slack.app_home_opened(LEAD));
-    slack.send_event(event.clone()).await.unwrap();
-    let retried = slack
-        .envelope(scim_sandbox::slack::EnvelopeKind::EventsApi, event)
-        .retried(1, "timeout");
-    slack
-        .send_and_await_ack(retried, crate::support::DEADLINE)
-        .await
-        .unwrap();
-    slack
-        .wait_until(crate::support::DEADLINE, |s| s.home_view(LEAD))
-        .await
-        .unwrap();
+            // A redelivered event (retry_attempt 1) is acknowledged and dropped.
+            let event = slack.event_callback(slack.app_home_opened(LEAD));
+            slack.send_event(event.clone()).await.unwrap();
+            let retried = slack
+                .envelope(scim_sandbox::slack::EnvelopeKind::EventsApi, event)
+                .retried(1, "timeout");
+            slack
+                .send_and_await_ack(retried, crate::support::DEADLINE)
+                .await
+                .unwrap();
+            slack
+                .wait_until(crate::support::DEADLINE, |s| s.home_view(LEAD))
+                .await
+                .unwrap();
 
-    let sent: Vec<String> = slack
-        .envelopes_sent()
-        .into_iter()
-        .map(|e| e.envelope_id)
-        .collect();
-    let acked: Vec<String> = slack.acks().into_iter().map(|a| a.envelope_id).collect();
-    for id in &sent {
-        assert!(acked.contains(id), "envelope {id} was acknowledged");
-    }
-    assert_eq!(
-        slack.calls_to("views.publish").len(),
-        1,
-        "the redelivered event was dropped"
-    );
-    app.app.shutdown().await;
+            s.assert_every_envelope_acked();
+            assert_eq!(
+                slack.calls_to("views.publish").len(),
+                1,
+                "the redelivered event was dropped"
+            );
+        })
+        .await;
 }

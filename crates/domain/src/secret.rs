@@ -61,6 +61,12 @@ pub enum TokenInputError {
     TooShort,
     #[error("This is longer than any access token ({MAX_TOKEN_LEN} characters at most).")]
     TooLong,
+    /// A character outside printable ASCII: no access token has one, and it could not be sent
+    /// in an `Authorization` header anyway (the check would fail late and unclearly).
+    #[error(
+        "The token has a character that access tokens do not have (they are plain letters, digits and punctuation). Copy it again with the console's copy button."
+    )]
+    Unprintable,
 }
 
 impl ScimToken {
@@ -73,6 +79,9 @@ impl ScimToken {
         }
         if trimmed.chars().any(char::is_whitespace) {
             return Err(TokenInputError::InnerWhitespace);
+        }
+        if !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(TokenInputError::Unprintable);
         }
         let len = trimmed.chars().count();
         if len < MIN_TOKEN_LEN {
@@ -155,6 +164,13 @@ mod tests {
     #[test]
     fn bad_pastes_are_refused_with_a_reason() {
         assert_eq!(ScimToken::parse("  ").unwrap_err(), TokenInputError::Empty);
+        for odd in ['\u{0}', '\u{7f}', 'é', '\u{200b}'] {
+            assert_eq!(
+                ScimToken::parse(&format!("{GOOD}{odd}{GOOD}")).unwrap_err(),
+                TokenInputError::Unprintable,
+                "{odd:?}"
+            );
+        }
         assert_eq!(
             ScimToken::parse("abc def ghi jkl mno pqr stu").unwrap_err(),
             TokenInputError::InnerWhitespace

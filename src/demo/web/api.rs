@@ -449,6 +449,11 @@ async fn jump(
     State(stage): Shared,
     Body(request): Body<JumpRequest>,
 ) -> Result<Json<Value>, Refusal> {
+    // No await below: the guard is a plain mutex held across reading and moving the clock.
+    let _jumping = stage
+        .jumping
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let now = stage.clock_now();
     let by = match (request.days_before_expiry, request.hours) {
         (Some(days), None) => {
@@ -512,6 +517,9 @@ pub(super) fn file(content_type: &'static str, body: &'static str) -> Response {
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
+            // Another site must not frame the page and steer a visitor's clicks.
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
         ],
         body,
     )

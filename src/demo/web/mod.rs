@@ -73,6 +73,9 @@ pub(crate) struct Stage {
     pub changes: watch::Sender<u64>,
     /// Turns `true` at shutdown: open event streams end so the server can stop.
     pub stopping: watch::Receiver<bool>,
+    /// Held while a time jump reads the clock and moves it, so that two jumps at once (two
+    /// tabs) cannot both add their distance to "N days before expiry".
+    pub jumping: std::sync::Mutex<()>,
 }
 
 impl Stage {
@@ -126,21 +129,12 @@ impl WebDemo {
         .await
         .context("starting the bot")?;
 
-        // The story's first page: the token in use is registered, and a sweep warns.
-        let current = world.cloud.current_token.clone();
-        app.engine
-            .register_token(
-                CONNECTION,
-                &current.id,
-                current.created,
-                &Actor::user(LEAD, true),
-            )
-            .await
-            .context("registering the connection's current token")?;
-        app.scheduler.sweep(clock.now()).await;
-        tokio::time::timeout(super::STEP_DEADLINE, app.presented())
-            .await
-            .context("the bot did not post its expiry warning")?;
+        if let Err(error) = first_page(&app, &world, &clock).await {
+            // Stop the bot's server and tasks before the error leaves (and the directory
+            // with its database goes).
+            app.shutdown().await;
+            return Err(error);
+        }
 
         let (stop, stopping) = watch::channel(false);
         let stage = Arc::new(Stage {
@@ -154,6 +148,7 @@ impl WebDemo {
             clock,
             changes: watch::channel(0).0,
             stopping: stopping.clone(),
+            jumping: std::sync::Mutex::new(()),
         });
         let router = api::router(Arc::clone(&stage));
         let mut until_stopped = stopping;
@@ -213,11 +208,42 @@ impl WebDemo {
     }
 }
 
+/// The story's first page: the token in use is registered, and a sweep warns.
+async fn first_page(
+    app: &RunningApp,
+    world: &SandboxWorld,
+    clock: &JumpClock,
+) -> anyhow::Result<()> {
+    let current = world.cloud.current_token.clone();
+    app.engine
+        .register_token(
+            CONNECTION,
+            &current.id,
+            current.created,
+            &Actor::user(LEAD, true),
+        )
+        .await
+        .context("registering the connection's current token")?;
+    app.scheduler.sweep(clock.now()).await;
+    tokio::time::timeout(super::STEP_DEADLINE, app.presented())
+        .await
+        .context("the bot did not post its expiry warning")?;
+    Ok(())
+}
+
 /// `scim-rotator demo --web`: starts, prints the page's address, runs until Ctrl-C or
 /// SIGTERM, then stops everything it started.
 pub async fn run(options: WebOptions, out: &mut dyn Write) -> anyhow::Result<()> {
     let listen = options.listen;
-    let demo = WebDemo::start(options).await?;
+    // Ctrl-C during the few seconds of start-up stops it too: dropping the start drops the
+    // temporary directory with the database in it.
+    let demo = tokio::select! {
+        demo = WebDemo::start(options) => demo?,
+        () = crate::app::shutdown_signal() => {
+            writeln!(out, "stopped before the demo was ready")?;
+            return Ok(());
+        }
+    };
     if !listen.ip().is_loopback() {
         writeln!(
             out,

@@ -34,12 +34,8 @@ impl TestApp {
         TestApp::start_configured(mode, configure, SocketLiveness::PRODUCTION).await
     }
 
-    /// [`TestApp::start`] with Socket Mode liveness shortened (production's takes ~25 s).
-    pub async fn start_with_socket_liveness(mode: SlackMode, liveness: SocketLiveness) -> TestApp {
-        TestApp::start_configured(mode, |_| {}, liveness).await
-    }
-
-    async fn start_configured(
+    /// [`TestApp::start_with`] with Socket Mode liveness as given.
+    pub async fn start_configured(
         mode: SlackMode,
         configure: impl FnOnce(&mut scim_rotator::config::Config),
         socket_liveness: SocketLiveness,
@@ -140,11 +136,7 @@ impl TestApp {
             .slack()
             .wait_until(super::DEADLINE, |slack| {
                 slack.messages(CHANNEL).into_iter().find(|m| {
-                    m.thread_ts.is_none()
-                        && m.blocks.to_string().contains(&format!(
-                            "\"action_id\":\"{}\"",
-                            scim_rotator::slack::ids::APPROVE
-                        ))
+                    m.thread_ts.is_none() && m.has_button(scim_rotator::slack::ids::APPROVE)
                 })
             })
             .await
@@ -154,19 +146,13 @@ impl TestApp {
 
     /// Waits until the thread under `parent` has a message with a button `action_id`.
     pub async fn wait_for_button(&self, parent: &str, action_id: &str) -> StoredMessage {
-        let parent_ts = parent.to_owned();
-        let action = action_id.to_owned();
         self.slack()
-            .wait_until(super::DEADLINE, move |slack| {
+            .wait_until(super::DEADLINE, |slack| {
                 slack
-                    .thread(CHANNEL, &parent_ts)
+                    .thread(CHANNEL, parent)
                     .into_iter()
-                    .chain(slack.message(CHANNEL, &parent_ts))
-                    .find(|m| {
-                        m.blocks
-                            .to_string()
-                            .contains(&format!("\"action_id\":\"{action}\""))
-                    })
+                    .chain(slack.message(CHANNEL, parent))
+                    .find(|m| m.has_button(action_id))
             })
             .await
             .unwrap_or_else(|_| {
@@ -193,6 +179,17 @@ impl TestApp {
             })
             .await
             .unwrap_or_else(|_| panic!("{user} got no ephemeral message saying {text:?}"))
+    }
+
+    /// The first audit record of `action`.
+    pub fn audit_record(&self, action: &str) -> Option<scim_rotator::audit::AuditRecord> {
+        self.app
+            .engine
+            .store()
+            .audit_records(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.action == action)
     }
 
     pub fn audit_actions(&self) -> Vec<(String, String)> {

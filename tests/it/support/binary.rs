@@ -1,5 +1,6 @@
 //! The real `scim-rotator run` against the sandbox world: started, killed, measured.
 
+use super::hygiene::{self, Capture};
 use chrono::Duration;
 use scim_rotator::clock::ManualClock;
 use scim_rotator::config::SlackMode;
@@ -21,6 +22,11 @@ pub struct BinaryWorld {
     pub world: SandboxWorld,
     pub config: PathBuf,
     pub db: PathBuf,
+    /// The stderr of every bot started by [`BinaryWorld::bot`], searched by
+    /// [`BinaryWorld::assert_secrets_kept`].
+    pub stderr: Capture,
+    /// Every token generated or typed in this world.
+    secrets: std::sync::Mutex<Vec<String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,7 +42,59 @@ impl BinaryWorld {
             world,
             config,
             db: dir.path().join("bot.db"),
+            stderr: Capture::default(),
+            secrets: Default::default(),
             _dir: dir,
+        }
+    }
+
+    /// Starts `scim-rotator run` logging at trace, its stderr kept in [`BinaryWorld::stderr`].
+    pub async fn bot(&self) -> Bot {
+        Bot::start_logging(
+            &[env!("CARGO_BIN_EXE_scim-rotator")],
+            &self.config,
+            "trace",
+            Some(self.stderr.clone()),
+        )
+        .await
+    }
+
+    /// Fails when any token generated or typed in this world appears in the bots' stderr,
+    /// in what they sent to Slack or in the database files. Call it with no bot running.
+    pub fn assert_secrets_kept(&self) {
+        let mut secrets = self.secrets.lock().unwrap().clone();
+        secrets.push(self.world.cloud.current_token.secret.clone());
+        let stderr = self.stderr.text();
+        assert!(stderr.contains("scim_rotator"), "the bots' stderr was kept");
+        hygiene::assert_absent(
+            &secrets,
+            &[
+                ("the bots' stderr", stderr),
+                (
+                    "what the bots sent to Slack",
+                    self.world.slack.all_bot_output(),
+                ),
+                (
+                    "the database files",
+                    hygiene::database_files(self.db.parent().unwrap()),
+                ),
+            ],
+        );
+    }
+
+    /// Waits (polling the database, bounded) until `action` has been audited for `id`.
+    pub async fn wait_for_audit(&self, id: RotationId, action: &str) {
+        let deadline = tokio::time::Instant::now() + super::DEADLINE;
+        while self.count(Some(id), action) == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{action} was never recorded for rotation {id}"
+            );
+            self.world
+                .slack
+                .wait_until(std::time::Duration::from_millis(50), |_| None::<()>)
+                .await
+                .ok();
         }
     }
 }
@@ -114,13 +172,10 @@ impl BinaryWorld {
 
     /// Waits until the button `action` in the message `ts` can be clicked, then clicks it.
     pub async fn click(&self, bot: &Bot, user: &str, ts: &str, action: &str) {
-        let needle = format!("\"action_id\":\"{action}\"");
         self.world
             .slack
             .wait_until(super::DEADLINE, |slack| {
-                slack
-                    .message(CHANNEL, ts)
-                    .filter(|m| m.blocks.to_string().contains(&needle))
+                slack.message(CHANNEL, ts).filter(|m| m.has_button(action))
             })
             .await
             .unwrap_or_else(|_| panic!("no {action} button on {ts}"));
@@ -135,11 +190,14 @@ impl BinaryWorld {
 
     /// A new token generated in the fake AWS console (at most two exist at once).
     pub fn generate_token(&self) -> scim_sandbox::aws::GeneratedToken {
-        self.world
+        let token = self
+            .world
             .cloud
             .aws
             .generate_token(&self.world.cloud.aws_tenant)
-            .unwrap()
+            .unwrap();
+        self.secrets.lock().unwrap().push(token.secret.clone());
+        token
     }
 
     /// Deletes every AWS token but `keep`, as the lead does in the console.
@@ -155,6 +213,9 @@ impl BinaryWorld {
 
     /// Opens the token modal from the step message and submits `secret`.
     pub async fn submit_token(&self, bot: &Bot, step: &str, secret: &str) {
+        if hygiene::searchable(secret) {
+            self.secrets.lock().unwrap().push(secret.trim().to_owned());
+        }
         self.click(bot, LEAD, step, ids::ENTER_TOKEN).await;
         let modal = super::app::wait_for_modal(&self.world.slack, LEAD).await;
         let submitted = self
@@ -195,6 +256,8 @@ impl BinaryWorld {
 pub struct Bot {
     pub child: Child,
     pub base: Url,
+    /// Reads the bot's stderr until it closes.
+    stderr: tokio::task::JoinHandle<()>,
 }
 
 impl Bot {
@@ -206,11 +269,21 @@ impl Bot {
     /// [`Bot::start`] with another command line before `run --config FILE` (e.g. a release
     /// build under `taskset -c 0`).
     pub async fn start_program(program: &[&str], config: &Path) -> Bot {
+        Bot::start_logging(program, config, "info", None).await
+    }
+
+    /// [`Bot::start_program`] with `RUST_LOG` set to `log`, its stderr kept in `keep`.
+    pub async fn start_logging(
+        program: &[&str],
+        config: &Path,
+        log: &str,
+        keep: Option<Capture>,
+    ) -> Bot {
         let mut child = tokio::process::Command::new(program[0])
             .args(&program[1..])
             .args(["run", "--config"])
             .arg(config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -220,6 +293,9 @@ impl Bot {
         let addr = tokio::time::timeout(super::DEADLINE, async {
             let mut log = String::new();
             while let Some(line) = stderr.next_line().await.unwrap() {
+                if let Some(keep) = &keep {
+                    keep.push_line(&line);
+                }
                 log.push_str(&line);
                 log.push('\n');
                 if let Some(rest) = line.split("addr=").nth(1) {
@@ -231,10 +307,17 @@ impl Bot {
         .await
         .expect("the bot listens within the deadline");
         // Keep reading, so the bot never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+        let stderr = tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                if let Some(keep) = &keep {
+                    keep.push_line(&line);
+                }
+            }
+        });
         Bot {
             child,
             base: Url::parse(&format!("http://{addr}")).unwrap(),
+            stderr,
         }
     }
 
@@ -245,6 +328,15 @@ impl Bot {
         tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
+        self.stderr_read().await;
+    }
+
+    /// Waits until the (exited) bot's stderr has been read to its end.
+    async fn stderr_read(self) {
+        tokio::time::timeout(super::DEADLINE, self.stderr)
+            .await
+            .expect("the stderr of an exited bot closes")
+            .unwrap();
     }
 
     /// SIGTERM, then waits for the exit; how long it took, and whether it exited cleanly.
@@ -260,7 +352,9 @@ impl Bot {
             .await
             .expect("the bot exits after SIGTERM")
             .unwrap();
-        (started.elapsed(), status.success())
+        let took = started.elapsed();
+        self.stderr_read().await;
+        (took, status.success())
     }
 
     /// The most memory the process has held (`VmHWM`), in KiB.

@@ -5,8 +5,10 @@ pub mod app;
 pub mod binary;
 pub mod browser;
 pub mod config_file;
+pub mod hygiene;
 pub mod isolated;
 pub mod scheduler;
+pub mod story;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use scim_rotator::audit::NewAuditRecord;
@@ -45,12 +47,20 @@ pub fn test_retry() -> RetryPolicy {
     }
 }
 
+/// The engine against the fakes. Like a [`story`], it keeps the log lines of its thread (at
+/// trace) and, when the test ends without failing, searches them and the database files for
+/// every token it generated or was given.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub clock: ManualClock,
     pub sandbox: Sandbox,
     pub store: Arc<Store>,
     pub engine: Arc<Engine>,
+    logs: hygiene::Capture,
+    secrets: std::sync::Mutex<Vec<String>>,
+    /// The log capture for this thread; none inside an isolated test, whose global
+    /// subscriber must see every line.
+    _logging: Option<tracing::subscriber::DefaultGuard>,
 }
 
 impl TestEnv {
@@ -59,6 +69,8 @@ impl TestEnv {
     }
 
     pub async fn start_with(retry: RetryPolicy) -> TestEnv {
+        let logs = hygiene::Capture::default();
+        let logging = (!isolated::inside()).then(|| story::capture_logs(&logs));
         let clock = ManualClock::new(start_time());
         let sandbox = Sandbox::start(Arc::new(clock.clone())).await;
         let dir = tempfile::tempdir().unwrap();
@@ -70,6 +82,9 @@ impl TestEnv {
             sandbox,
             store,
             engine,
+            logs,
+            secrets: Default::default(),
+            _logging: logging,
         };
         env.register_current_token();
         env
@@ -145,10 +160,13 @@ impl TestEnv {
 
     /// Generates a new token in the fake AWS, as the lead does in the console.
     pub fn generate_token(&self) -> scim_sandbox::aws::GeneratedToken {
-        self.sandbox
+        let token = self
+            .sandbox
             .aws
             .generate_token(&self.sandbox.aws_tenant)
-            .unwrap()
+            .unwrap();
+        self.secrets.lock().unwrap().push(token.secret.clone());
+        token
     }
 
     pub async fn submit(
@@ -157,11 +175,21 @@ impl TestEnv {
         secret: &str,
         token_id: Option<&str>,
     ) -> CommandOutcome {
+        if hygiene::searchable(secret) {
+            self.secrets.lock().unwrap().push(secret.trim().to_owned());
+        }
         let token = scim_rotator::secret::ScimToken::parse(secret).unwrap();
         self.engine
             .submit_token(id, token, token_id.map(str::to_owned), None, &lead())
             .await
             .unwrap()
+    }
+
+    /// Generates a new token in the fake AWS and submits it (without its id) to rotation `id`.
+    pub async fn submits_new_token(&self, id: RotationId) -> scim_sandbox::aws::GeneratedToken {
+        let new = self.generate_token();
+        self.submit(id, &new.secret, None).await;
+        new
     }
 
     /// Waits (polling, with a deadline) until the rotation reaches `state`.
@@ -176,6 +204,26 @@ impl TestEnv {
             .into_iter()
             .map(|r| r.action)
             .collect()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if std::thread::panicking() || self._logging.is_none() {
+            return;
+        }
+        let mut secrets = self.secrets.lock().unwrap().clone();
+        secrets.push(self.sandbox.current_token.secret.clone());
+        hygiene::assert_absent(
+            &secrets,
+            &[
+                ("the log lines", self.logs.text()),
+                (
+                    "the database files",
+                    hygiene::database_files(self.dir.path()),
+                ),
+            ],
+        );
     }
 }
 

@@ -20,7 +20,7 @@ pub use registration::{
     Registered, RegistrationProblem, check_creation_day, check_registration, creation_day_start,
 };
 pub use state::{Checks, Rotation, RotationId, RotationState};
-pub use token::{ExpirySource, TokenRecord};
+pub use token::{ExpirySource, TokenRecord, plausible_token_id};
 
 #[cfg(test)]
 mod tests;

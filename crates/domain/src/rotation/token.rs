@@ -85,3 +85,31 @@ impl TokenRecord {
         self.token_id.as_deref().unwrap_or("(id not recorded)")
     }
 }
+
+/// Whether `id` can be an AWS token id as a person would copy it from the console: one word
+/// (no white space, no control character) of at most 200 bytes. The id is shown in messages,
+/// pages and the audit, so nothing else is let through.
+pub fn plausible_token_id(id: &str) -> bool {
+    id.len() <= 200 && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::plausible_token_id;
+
+    #[test]
+    fn a_token_id_is_one_printable_word() {
+        assert!(plausible_token_id("9e5a1c9f-2a3b-4c5d-8e9f-0a1b2c3d4e5f"));
+        for bad in [
+            "two words",
+            "tab\there",
+            "nul\u{0}",
+            "bell\u{7}",
+            "line\nbreak",
+        ] {
+            assert!(!plausible_token_id(bad), "{bad:?}");
+        }
+        assert!(plausible_token_id(&"a".repeat(200)));
+        assert!(!plausible_token_id(&"a".repeat(201)));
+    }
+}

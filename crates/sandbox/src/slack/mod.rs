@@ -258,6 +258,14 @@ impl FakeSlack {
         self.shared.workspace().messages(channel)
     }
 
+    /// The newest message in `channel` (top level or in a thread) with a button `action_id`.
+    pub fn newest_with_button(&self, channel: &str, action_id: &str) -> Option<StoredMessage> {
+        self.messages(channel)
+            .into_iter()
+            .rev()
+            .find(|m| m.has_button(action_id))
+    }
+
     /// One message by channel and `ts`.
     pub fn message(&self, channel: &str, ts: &str) -> Option<StoredMessage> {
         self.shared.workspace().message(channel, ts).cloned()

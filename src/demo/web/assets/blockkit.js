@@ -73,7 +73,7 @@ const BlockKit = (() => {
   }
 
   // One <…> token of mrkdwn, as HTML.
-  function special(inner, ctx) {
+  function special(inner, ctx, held) {
     const [target, label] = splitOnce(inner, "|");
     if (target.startsWith("@")) {
       const id = target.slice(1);
@@ -94,17 +94,19 @@ const BlockKit = (() => {
       const epoch = Number(parts[1]);
       const format = parts[2] || "{date_num}";
       const link = parts[3];
-      if (!Number.isFinite(epoch)) return escapeHtml(label || inner);
+      // A Date holds ±8.64e15 ms: beyond it toISOString throws and would abort the render.
+      if (!Number.isFinite(epoch) || Math.abs(epoch) > 8.64e12) return escapeHtml(label || inner);
       const iso = new Date(epoch * 1000).toISOString().replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC");
       const shown = escapeHtml(formatDate(epoch, format, ctx));
-      const body = link ? `<a href="${escapeHtml(link)}" target="_blank" rel="noopener">${shown}</a>` : shown;
+      const safeLink = link && /^(https?:|mailto:)/.test(link);
+      const body = safeLink ? `<a href="${escapeHtml(link)}" target="_blank" rel="noopener">${shown}</a>` : shown;
       return `<time class="bk-date" datetime="${epoch}" title="${escapeHtml(iso)}">${body}</time>`;
     }
     if (target === "!here" || target === "!channel" || target === "!everyone") {
       return `<span class="bk-mention bk-broadcast">@${target.slice(1)}</span>`;
     }
     if (/^(https?:|mailto:)/.test(target)) {
-      const text = label ? inline(label, ctx) : escapeHtml(target);
+      const text = label ? inline(label, ctx, held) : escapeHtml(target);
       return `<a href="${escapeHtml(target)}" target="_blank" rel="noopener">${text}</a>`;
     }
     return escapeHtml(`<${inner}>`);
@@ -127,16 +129,22 @@ const BlockKit = (() => {
   }
 
   // mrkdwn without code blocks or quotes: code spans, <…> tokens, emphasis, line breaks.
-  function inline(text, ctx) {
-    const held = [];
+  // Parts already turned into HTML are held aside behind NUL-delimited markers; a nested call
+  // (a link's label) shares the outer call's `held`, so every marker names one part.
+  function inline(text, ctx, shared) {
+    const top = !shared;
+    const held = shared || [];
+    // Markers come only from `hold`: a NUL in the text itself could otherwise name a part.
+    if (top) text = text.replace(/\u0000/g, "\uFFFD");
     const hold = (html) => `\u0000${held.push(html) - 1}\u0000`;
     let rest = text.replace(/`([^`\n]+)`/g, (whole, code) => hold(`<code>${escapeHtml(unslack(code))}</code>`));
-    rest = rest.replace(/<([^<>\n]+)>/g, (whole, inner) => hold(special(inner, ctx)));
+    rest = rest.replace(/<([^<>\n]+)>/g, (whole, inner) => hold(special(inner, ctx, held)));
     let html = emphasis(escapeHtml(unslack(rest)));
     html = html.replace(/\n/g, "<br>");
-    // Held parts may hold others (a link's label with code): restore until none is left.
-    while (/\u0000\d+\u0000/.test(html)) {
-      html = html.replace(/\u0000(\d+)\u0000/g, (whole, n) => held[Number(n)]);
+    if (!top) return html;
+    // A part holds only parts made before it, so as many passes as parts restore them all.
+    for (let pass = 0; pass <= held.length && /\u0000\d+\u0000/.test(html); pass++) {
+      html = html.replace(/\u0000(\d+)\u0000/g, (whole, n) => held[Number(n)] ?? "");
     }
     return html;
   }

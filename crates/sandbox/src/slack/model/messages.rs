@@ -28,6 +28,24 @@ pub struct StoredMessage {
     pub edited_ts: Option<String>,
 }
 
+impl StoredMessage {
+    /// Whether the message carries an interactive element (a button) with `action_id`.
+    pub fn has_button(&self, action_id: &str) -> bool {
+        carries_action(&self.blocks, action_id)
+    }
+}
+
+fn carries_action(value: &Value, action_id: &str) -> bool {
+    match value {
+        Value::Object(fields) => {
+            fields.get("action_id").and_then(Value::as_str) == Some(action_id)
+                || fields.values().any(|v| carries_action(v, action_id))
+        }
+        Value::Array(items) => items.iter().any(|v| carries_action(v, action_id)),
+        _ => false,
+    }
+}
+
 /// One earlier version of an edited message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageVersion {
@@ -467,5 +485,26 @@ mod tests {
             )
             .unwrap();
         assert_eq!(nested.thread_ts, Some(parent.ts));
+    }
+
+    #[test]
+    fn a_button_is_found_by_its_exact_action_id_in_any_block() {
+        let mut ws = Workspace::default();
+        ws.add_channel("C1", "scim", new_year());
+        let blocks = json!([
+            {"type": "section", "text": {"type": "mrkdwn", "text": "approve_later"},
+             "accessory": {"type": "button", "action_id": "open_link",
+                           "text": {"type": "plain_text", "text": "Open"}}},
+            {"type": "actions", "elements": [
+                {"type": "button", "action_id": "approve",
+                 "text": {"type": "plain_text", "text": "Approve"}}]}
+        ]);
+        let message = ws
+            .post_message(new_year(), "C1", Some("request".into()), Some(blocks), None)
+            .unwrap();
+        assert!(message.has_button("approve"));
+        assert!(message.has_button("open_link"), "an accessory counts");
+        assert!(!message.has_button("approve_later"), "text is not a button");
+        assert!(!message.has_button("appro"), "a prefix is not the id");
     }
 }
