@@ -10,6 +10,8 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -101,25 +103,52 @@ impl Phase {
     }
 }
 
-/// Drives `connections` connections at `addr` for `warmup` (not counted), then `measure`.
+/// Drives `connections` connections at `addr` for `warmup` (not counted), then `measure`,
+/// or until `budget` requests were sent in all (warm-up included), whichever comes first:
+/// the phase's length is then the time it took.
 pub async fn run(
     addr: SocketAddr,
     template: &Template,
     connections: usize,
     warmup: Duration,
     measure: Duration,
+    budget: u64,
 ) -> Phase {
     let start = Instant::now();
     let counted_from = start + warmup;
     let until = counted_from + measure;
+    let sent = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..connections {
         let template = template.clone();
-        workers.spawn(
-            async move { drive(addr, template, worker, counted_from, until, u64::MAX).await },
-        );
+        let budget = Budget::Shared(Arc::clone(&sent), budget);
+        workers
+            .spawn(async move { drive(addr, template, worker, counted_from, until, budget).await });
     }
-    collect(workers, measure).await
+    let mut phase = collect(workers, measure).await;
+    let ended = Instant::now().min(until);
+    phase.elapsed = ended
+        .saturating_duration_since(counted_from)
+        .max(Duration::from_millis(1));
+    phase
+}
+
+/// How many requests a worker may send.
+enum Budget {
+    Own(u64),
+    /// Counted across the phase's workers.
+    Shared(Arc<AtomicU64>, u64),
+}
+
+impl Budget {
+    /// Takes one request from the budget (`n` sent so far by this worker); `false` once it
+    /// is spent.
+    fn take(&self, n: u64) -> bool {
+        match self {
+            Budget::Own(max) => n < *max,
+            Budget::Shared(sent, max) => sent.fetch_add(1, Ordering::Relaxed) < *max,
+        }
+    }
 }
 
 /// Sends exactly `requests` requests, one after another on one connection (for profiles:
@@ -127,7 +156,15 @@ pub async fn run(
 pub async fn count(addr: SocketAddr, template: &Template, requests: u64) -> Phase {
     let start = Instant::now();
     let until = start + Duration::from_secs(3600);
-    let phase = drive(addr, template.clone(), 0, start, until, requests).await;
+    let phase = drive(
+        addr,
+        template.clone(),
+        0,
+        start,
+        until,
+        Budget::Own(requests),
+    )
+    .await;
     Phase {
         elapsed: start.elapsed(),
         ..phase
@@ -157,7 +194,7 @@ async fn drive(
     worker: usize,
     counted_from: Instant,
     until: Instant,
-    requests: u64,
+    budget: Budget,
 ) -> Phase {
     let host = addr.to_string();
     let mut phase = Phase::default();
@@ -166,7 +203,7 @@ async fn drive(
     let mut reader = Reader::default();
     let mut n = 0u64;
     let mut stream: Option<TcpStream> = None;
-    while Instant::now() < until && n < requests {
+    while Instant::now() < until && budget.take(n) {
         let conn = match stream.as_mut() {
             Some(conn) => conn,
             None => match TcpStream::connect(addr).await {
