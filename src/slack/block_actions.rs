@@ -49,6 +49,8 @@ pub struct Container {
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Message {
+    /// Required, as slack-morphism requires it (a message without one is not a click).
+    pub ts: String,
     pub thread_ts: Option<String>,
 }
 
@@ -119,6 +121,7 @@ impl From<SlackInteractionBlockActionsEvent> for BlockActions {
             trigger_id: event.trigger_id.0,
             channel: event.channel.map(|c| Id { id: c.id.0 }),
             message: event.message.map(|m| Message {
+                ts: m.origin.ts.0,
                 thread_ts: m.origin.thread_ts.map(|t| t.0),
             }),
             actions: event.actions.map(|actions| {

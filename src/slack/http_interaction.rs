@@ -138,3 +138,164 @@ fn slow(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slack::identity::WorkspaceIdentity;
+    use crate::slack::interaction::{self, Interaction};
+    use proptest::prelude::*;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn guard() -> InboundGuard {
+        InboundGuard::new(
+            WorkspaceIdentity {
+                team_id: "T1".to_owned(),
+                enterprise_id: None,
+                app_id: "A1".to_owned(),
+            },
+            Arc::new(Metrics::new()),
+        )
+    }
+
+    /// Issue 10's way, as it was: the form into a lossy `String`, a `Value`, the origin,
+    /// slack-morphism's event, the malformed check; then what the bot would be handed.
+    fn old_way(body: &[u8], guard: &InboundGuard, metrics: &Metrics) -> Result<String, Refusal> {
+        #[derive(Deserialize)]
+        struct InteractionForm {
+            payload: String,
+        }
+        let bad = |reason: &str| (StatusCode::BAD_REQUEST, reason.to_owned());
+        let form = serde_urlencoded::from_bytes::<InteractionForm>(body)
+            .map_err(|_| bad("malformed interaction: expected a form field 'payload'"))?;
+        let value = serde_json::from_str::<Value>(&form.payload)
+            .map_err(|_| bad("malformed interaction: payload is not JSON"))?;
+        guard.admit(&Origin::of_interaction_json(&value), "interaction")?;
+        let event: SlackInteractionEvent = serde_json::from_value(value)
+            .map_err(|_| bad("malformed interaction: payload is not a Slack interaction"))?;
+        if let Some(reason) = interaction::malformed(&event) {
+            return Err(bad(reason));
+        }
+        let _ = metrics;
+        Ok(described(interaction::parse(event)))
+    }
+
+    fn new_way(body: &[u8], guard: &InboundGuard, metrics: &Metrics) -> Result<String, Refusal> {
+        read(body, guard, metrics).map(|incoming| {
+            described(match incoming {
+                Incoming::Click(click) => interaction::parse_click(click),
+                Incoming::Other(event) => interaction::parse(*event),
+            })
+        })
+    }
+
+    fn described(interaction: Interaction) -> String {
+        format!("{interaction:?}")
+    }
+
+    fn click() -> Value {
+        json!({
+            "type": "block_actions",
+            "user": {"id": "U1", "username": "u", "name": "u", "team_id": "T1"},
+            "api_app_id": "A1", "token": "t",
+            "container": {"type": "message", "message_ts": "1.000200", "channel_id": "C1", "is_ephemeral": false},
+            "trigger_id": "1.2.abc", "team": {"id": "T1", "domain": "x"},
+            "enterprise": null, "is_enterprise_install": false,
+            "channel": {"id": "C1", "name": "identity-ops"},
+            "state": {"values": {}}, "response_url": "https://hooks.slack.com/actions/T1/1/x",
+            "message": {"type": "message", "ts": "1.000200", "thread_ts": "1.000100", "text": "t",
+                        "user": "U0BOT", "blocks": []},
+            "actions": [{"type": "button", "action_id": "approve", "block_id": "b", "value": "7",
+                         "text": {"type": "plain_text", "text": "Approve"}, "action_ts": "1.3"}]
+        })
+    }
+
+    fn form(payload: &str) -> Vec<u8> {
+        serde_urlencoded::to_string([("payload", payload)])
+            .unwrap()
+            .into_bytes()
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            prop_oneof![
+                Just("".to_owned()),
+                Just("T1".to_owned()),
+                Just("A1".to_owned()),
+                Just("message".to_owned()),
+                Just("block_actions".to_owned()),
+                Just("view_closed".to_owned()),
+                "[a-z_]{0,8}",
+            ]
+            .prop_map(Value::from),
+            Just(json!({})),
+            Just(json!([])),
+            Just(json!({"id": "T1"})),
+            Just(json!([{"type": "button", "action_id": "x"}])),
+        ]
+    }
+
+    proptest! {
+        /// For a real click with any one field replaced or removed, the short way gives the
+        /// answer the old way gave: the same refusal, or the same interaction for the bot.
+        #[test]
+        fn the_short_way_answers_as_the_old_way(
+            pointer in prop::sample::select(vec![
+                "/type", "/team", "/team/id", "/api_app_id", "/user", "/user/id",
+                "/container", "/container/type", "/container/message_ts", "/trigger_id",
+                "/channel", "/channel/id", "/message", "/message/thread_ts", "/actions",
+                "/actions/0", "/actions/0/action_id", "/actions/0/value", "/actions/0/type",
+                "/enterprise", "/team_id",
+            ]),
+            value in prop::option::of(leaf()),
+        ) {
+            let mut payload = click();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            let target = if parent.is_empty() { Some(&mut payload) } else { payload.pointer_mut(parent) };
+            match (target, value) {
+                (Some(Value::Object(object)), Some(value)) => { object.insert(key.to_owned(), value); }
+                (Some(Value::Object(object)), None) => { object.remove(key); }
+                (Some(Value::Array(array)), Some(value)) => { array[0] = value; }
+                (Some(Value::Array(array)), None) => { array.clear(); }
+                _ => {}
+            }
+            let body = form(&payload.to_string());
+            let (guard, metrics) = (guard(), Metrics::new());
+            prop_assert_eq!(new_way(&body, &guard, &metrics), old_way(&body, &guard, &metrics));
+        }
+
+        /// Any bytes at all: the same answer both ways.
+        #[test]
+        fn any_body_is_answered_as_before(body in prop::collection::vec(any::<u8>(), 0..200)) {
+            let (guard, metrics) = (guard(), Metrics::new());
+            prop_assert_eq!(new_way(&body, &guard, &metrics), old_way(&body, &guard, &metrics));
+        }
+    }
+
+    #[test]
+    fn a_modal_closed_and_a_click_go_their_ways() {
+        let (guard, metrics) = (guard(), Metrics::new());
+        let body = form(&click().to_string());
+        assert!(matches!(
+            read(&body, &guard, &metrics),
+            Ok(Incoming::Click(_))
+        ));
+        let closed = json!({"type": "view_closed", "team": {"id": "T1"}, "api_app_id": "A1",
+            "user": {"id": "U1"}, "view": {"id": "V1", "type": "modal",
+            "title": {"type": "plain_text", "text": "t"}, "blocks": []}, "is_cleared": false});
+        let body = form(&closed.to_string());
+        assert_eq!(
+            new_way(&body, &guard, &metrics),
+            old_way(&body, &guard, &metrics)
+        );
+        let foreign = form(&click().to_string().replace("\"T1\"", "\"T2\""));
+        assert_eq!(
+            read(&foreign, &guard, &metrics).err().map(|r| r.0),
+            Some(StatusCode::FORBIDDEN)
+        );
+    }
+}
