@@ -313,6 +313,7 @@ async fn http_round(
             server.stop();
             server = start(c).await;
         }
+        let (cpu_before, started) = (server.cpu_seconds(), Instant::now());
         let phase = loadgen::run(
             server.addr,
             &template,
@@ -322,6 +323,12 @@ async fn http_round(
             budget,
         )
         .await;
+        let busy = (server.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
+        samples.add(
+            &format!("HTTP {mode} c={c}: server CPU %"),
+            side.name(),
+            busy * 100.0,
+        );
         clicks += phase.ok_total;
         let row = format!("HTTP {mode} c={c}");
         record_phase(samples, &row, side, &phase);
@@ -442,9 +449,12 @@ async fn socket_round(
     let mut payload = click(&world.slack, &ts, reply);
     payload["trigger_id"] = json!(format!("{}.socket", ts));
     let before = ephemerals(&world.slack);
+    let (cpu_before, started) = (server.cpu_seconds(), Instant::now());
     let phase = socket_load(&world.slack, &payload, SOCKET_WINDOW, options).await;
+    let busy = (server.cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
     let row = format!("Socket Mode {mode}, window {SOCKET_WINDOW}");
     record_phase(samples, &row, side, &phase);
+    samples.add(&format!("{row}: server CPU %"), side.name(), busy * 100.0);
     eprintln!(
         "  {label}: {:.0}/s p99 {:.2} ms",
         phase.per_sec(),

@@ -76,6 +76,26 @@ impl Running {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
+    /// CPU time the process has used so far (user + system), from `/proc/PID/stat`
+    /// (clock ticks of 1/100 s, as Linux reports them).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     /// SIGTERM, then SIGKILL after 5 s (60 s under a profiler, which writes its figures on
     /// the way out).
     pub fn stop(mut self) {
