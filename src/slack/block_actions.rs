@@ -138,33 +138,35 @@ impl From<SlackInteractionBlockActionsEvent> for BlockActions {
     }
 }
 
+/// A click on *Approve* as Slack sends it (the tests of both read paths start from it).
+#[cfg(test)]
+pub(crate) fn sample_click() -> serde_json::Value {
+    serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": "U1", "username": "u", "name": "u", "team_id": "T1"},
+        "api_app_id": "A1", "token": "t",
+        "container": {"type": "message", "message_ts": "1.000200", "channel_id": "C1", "is_ephemeral": false},
+        "trigger_id": "1.2.abc", "team": {"id": "T1", "domain": "x"},
+        "enterprise": null, "is_enterprise_install": false,
+        "channel": {"id": "C1", "name": "identity-ops"},
+        "state": {"values": {}}, "response_url": "https://hooks.slack.com/actions/T1/1/x",
+        "message": {"type": "message", "ts": "1.000200", "thread_ts": "1.000100", "text": "t",
+                    "user": "U0BOT", "blocks": [{"type": "actions", "block_id": "b", "elements": [
+                        {"type": "button", "action_id": "approve", "value": "7",
+                         "text": {"type": "plain_text", "text": "Approve"}}]}]},
+        "actions": [{"type": "button", "action_id": "approve", "block_id": "b", "value": "7",
+                     "text": {"type": "plain_text", "text": "Approve"}, "action_ts": "1.3"}]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn click() -> serde_json::Value {
-        json!({
-            "type": "block_actions",
-            "user": {"id": "U1", "username": "u", "name": "u", "team_id": "T1"},
-            "api_app_id": "A1", "token": "t",
-            "container": {"type": "message", "message_ts": "1.000200", "channel_id": "C1", "is_ephemeral": false},
-            "trigger_id": "1.2.abc", "team": {"id": "T1", "domain": "x"},
-            "enterprise": null, "is_enterprise_install": false,
-            "channel": {"id": "C1", "name": "identity-ops"},
-            "state": {"values": {}}, "response_url": "https://hooks.slack.com/actions/T1/1/x",
-            "message": {"type": "message", "ts": "1.000200", "thread_ts": "1.000100", "text": "t",
-                        "user": "U0BOT", "blocks": [{"type": "actions", "block_id": "b", "elements": [
-                            {"type": "button", "action_id": "approve", "value": "7",
-                             "text": {"type": "plain_text", "text": "Approve"}}]}]},
-            "actions": [{"type": "button", "action_id": "approve", "block_id": "b", "value": "7",
-                         "text": {"type": "plain_text", "text": "Approve"}, "action_ts": "1.3"}]
-        })
-    }
-
     #[test]
     fn the_direct_read_and_slack_morphisms_agree() {
-        let payload = click();
+        let payload = sample_click();
         let direct = BlockActions::from_json(payload.to_string().as_bytes()).expect("a click");
         let SlackInteractionEvent::BlockActions(event) =
             serde_json::from_value::<SlackInteractionEvent>(payload).unwrap()
@@ -194,7 +196,7 @@ mod tests {
             ("/actions/0/type", json!(null)),
             ("/user/id", json!(null)),
         ] {
-            let mut payload = click();
+            let mut payload = sample_click();
             *payload.pointer_mut(pointer).unwrap() = value;
             assert!(
                 serde_json::from_value::<SlackInteractionEvent>(payload.clone()).is_err(),

@@ -142,6 +142,7 @@ fn slow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slack::block_actions::sample_click;
     use crate::slack::identity::WorkspaceIdentity;
     use crate::slack::interaction::{self, Interaction};
     use proptest::prelude::*;
@@ -194,23 +195,6 @@ mod tests {
         format!("{interaction:?}")
     }
 
-    fn click() -> Value {
-        json!({
-            "type": "block_actions",
-            "user": {"id": "U1", "username": "u", "name": "u", "team_id": "T1"},
-            "api_app_id": "A1", "token": "t",
-            "container": {"type": "message", "message_ts": "1.000200", "channel_id": "C1", "is_ephemeral": false},
-            "trigger_id": "1.2.abc", "team": {"id": "T1", "domain": "x"},
-            "enterprise": null, "is_enterprise_install": false,
-            "channel": {"id": "C1", "name": "identity-ops"},
-            "state": {"values": {}}, "response_url": "https://hooks.slack.com/actions/T1/1/x",
-            "message": {"type": "message", "ts": "1.000200", "thread_ts": "1.000100", "text": "t",
-                        "user": "U0BOT", "blocks": []},
-            "actions": [{"type": "button", "action_id": "approve", "block_id": "b", "value": "7",
-                         "text": {"type": "plain_text", "text": "Approve"}, "action_ts": "1.3"}]
-        })
-    }
-
     fn form(payload: &str) -> Vec<u8> {
         serde_urlencoded::to_string([("payload", payload)])
             .unwrap()
@@ -253,7 +237,7 @@ mod tests {
             ]),
             value in prop::option::of(leaf()),
         ) {
-            let mut payload = click();
+            let mut payload = sample_click();
             let (parent, key) = pointer.rsplit_once('/').unwrap();
             let target = if parent.is_empty() { Some(&mut payload) } else { payload.pointer_mut(parent) };
             match (target, value) {
@@ -279,7 +263,7 @@ mod tests {
     #[test]
     fn a_modal_closed_and_a_click_go_their_ways() {
         let (guard, metrics) = (guard(), Metrics::new());
-        let body = form(&click().to_string());
+        let body = form(&sample_click().to_string());
         assert!(matches!(
             read(&body, &guard, &metrics),
             Ok(Incoming::Click(_))
@@ -292,7 +276,7 @@ mod tests {
             new_way(&body, &guard, &metrics),
             old_way(&body, &guard, &metrics)
         );
-        let foreign = form(&click().to_string().replace("\"T1\"", "\"T2\""));
+        let foreign = form(&sample_click().to_string().replace("\"T1\"", "\"T2\""));
         assert_eq!(
             read(&foreign, &guard, &metrics).err().map(|r| r.0),
             Some(StatusCode::FORBIDDEN)
