@@ -428,20 +428,9 @@ impl Demo<'_> {
         self.line(&indent(&page_text::to_text(&page.html), "  │ "))?;
 
         self.scene("Lee pastes the token with a typo: AWS rejects it, and the page says so")?;
-        let mut typo = new.secret.clone();
-        let last = typo.pop().unwrap_or('A');
-        typo.push(if last == 'A' { 'B' } else { 'A' });
+        let typo = with_a_typo(&new.secret);
         let watching = page.submit(&typo, &new.id).await?;
-        self.rotation_state_where(
-            RotationState::AwaitingNewToken,
-            |r| r.last_error.is_some(),
-            "after the typo",
-        )
-        .await?;
-        if self.world.cloud.microsoft.saved_token_fingerprint() != Some(old.fingerprint()) {
-            bail!("after the typo: Entra's saved token changed");
-        }
-        self.caught_up().await?;
+        self.typo_refused(old).await?;
         self.line(&indent(
             &page_text::to_text(&watching.reload().await?),
             "  │ ",
@@ -521,21 +510,9 @@ impl Demo<'_> {
         ))?;
 
         self.scene("Lee pastes the token with a typo: AWS rejects it, the thread says so, nothing is saved")?;
-        let mut typo = new.secret.clone();
-        let last = typo.pop().unwrap_or('A');
-        typo.push(if last == 'A' { 'B' } else { 'A' });
+        let typo = with_a_typo(&new.secret);
         self.submit_token(&view, &typo, &new.id).await?;
-        // Back to waiting for a token, with AWS's refusal as the reason.
-        self.rotation_state_where(
-            RotationState::AwaitingNewToken,
-            |r| r.last_error.is_some(),
-            "after the typo",
-        )
-        .await?;
-        if self.world.cloud.microsoft.saved_token_fingerprint() != Some(old.fingerprint()) {
-            bail!("after the typo: Entra's saved token changed");
-        }
-        self.caught_up().await?;
+        self.typo_refused(old).await?;
         self.show_changes()?;
 
         self.scene(
@@ -553,6 +530,21 @@ impl Demo<'_> {
     }
 
     /// Waits until the bot's threads show every change so far.
+    /// After a mistyped token: the rotation waits for a token again, with AWS's refusal as
+    /// the reason, and Entra still holds the old token.
+    async fn typo_refused(&self, old: &scim_sandbox::aws::GeneratedToken) -> anyhow::Result<()> {
+        self.rotation_state_where(
+            RotationState::AwaitingNewToken,
+            |r| r.last_error.is_some(),
+            "after the typo",
+        )
+        .await?;
+        if self.world.cloud.microsoft.saved_token_fingerprint() != Some(old.fingerprint()) {
+            bail!("after the typo: Entra's saved token changed");
+        }
+        self.caught_up().await
+    }
+
     async fn caught_up(&self) -> anyhow::Result<()> {
         tokio::time::timeout(STEP_DEADLINE, self.app.presented())
             .await
@@ -692,4 +684,12 @@ impl WebForm {
         }
         Ok(request.send().await?.text().await?)
     }
+}
+
+/// `secret` with its last character changed: the typo the story pastes first.
+fn with_a_typo(secret: &str) -> String {
+    let mut typo = secret.to_owned();
+    let last = typo.pop().unwrap_or('A');
+    typo.push(if last == 'A' { 'B' } else { 'A' });
+    typo
 }
